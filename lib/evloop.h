@@ -1,0 +1,61 @@
+/* evloop.h: the one event loop each daemon runs (epoll, timerfd, signalfd).
+ *
+ * File descriptors, timers, signals and deferred callbacks all run on one thread.
+ * Callbacks must not block. Removing a watch from inside any callback is safe. */
+#ifndef NETDRA_EVLOOP_H
+#define NETDRA_EVLOOP_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <sys/epoll.h>
+
+#include "error.h"
+
+typedef struct nd_loop nd_loop;
+typedef struct nd_watch nd_watch; /* an fd watch */
+typedef struct nd_timer nd_timer;
+
+/* events: EPOLLIN / EPOLLOUT / EPOLLERR / EPOLLHUP bits */
+typedef void (*nd_fd_cb)(nd_loop *loop, int fd, uint32_t events, void *data);
+typedef void (*nd_timer_cb)(nd_loop *loop, nd_timer *timer, void *data);
+typedef void (*nd_signal_cb)(nd_loop *loop, int signo, void *data);
+typedef void (*nd_defer_cb)(nd_loop *loop, void *data);
+
+nd_loop *nd_loop_new(nd_error_t *err);
+void nd_loop_free(nd_loop *loop);
+
+/* Run until nd_loop_stop(); returns 0, or -1 with err on an epoll failure. */
+int nd_loop_run(nd_loop *loop, nd_error_t *err);
+/* Run one iteration, waiting at most timeout_ms (-1 = forever); for tests and tools. */
+int nd_loop_run_once(nd_loop *loop, int timeout_ms, nd_error_t *err);
+void nd_loop_stop(nd_loop *loop);
+bool nd_loop_stopping(const nd_loop *loop);
+
+nd_watch *nd_loop_add_fd(nd_loop *loop, int fd, uint32_t events, nd_fd_cb cb, void *data,
+                         nd_error_t *err);
+int nd_loop_mod_fd(nd_loop *loop, nd_watch *w, uint32_t events, nd_error_t *err);
+void nd_loop_del_fd(nd_loop *loop, nd_watch *w); /* does not close the fd */
+
+/* One-shot when interval_ms == 0, periodic otherwise. delay_ms 0 fires on the next iteration. */
+nd_timer *nd_loop_add_timer(nd_loop *loop, uint64_t delay_ms, uint64_t interval_ms, nd_timer_cb cb,
+                            void *data, nd_error_t *err);
+int nd_timer_rearm(nd_timer *timer, uint64_t delay_ms, uint64_t interval_ms);
+void nd_timer_disarm(nd_timer *timer);
+bool nd_timer_armed(const nd_timer *timer);
+void nd_loop_del_timer(nd_loop *loop, nd_timer *timer);
+
+/* Deliver signo through the loop (blocks it for the thread; at most 8 signals). */
+int nd_loop_add_signal(nd_loop *loop, int signo, nd_signal_cb cb, void *data, nd_error_t *err);
+
+/* Run cb once after the current batch of events (coalescing point). */
+void nd_loop_defer(nd_loop *loop, nd_defer_cb cb, void *data);
+
+/* Thread-safe: queue cb to run on the loop thread (wakes the loop through an eventfd).
+ * The only evloop call that may be made from another thread. */
+int nd_loop_post(nd_loop *loop, nd_defer_cb cb, void *data);
+
+/* Monotonic and wall-clock time in milliseconds. */
+uint64_t nd_now_ms(void);
+uint64_t nd_wall_ms(void);
+
+#endif
