@@ -25,8 +25,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (q.format == ND_QUANTITY_BINARY_SI || q.scale < 21) {
       if (nd_quantity_cmp(&q, &again) != 0)
         abort();
+      /* re-parsing may change the family ("62.5Ki" prints "64000", which reads back as
+       * DecimalSI and prints "64k", as in the API server); within one family it is stable */
       nd_quantity_format_canonical(&again, b);
-      if (strcmp(a, b) != 0)
+      if (again.format == q.format && strcmp(a, b) != 0)
         abort();
     }
     int64_t v;

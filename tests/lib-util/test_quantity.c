@@ -63,6 +63,8 @@ static const canon_case canon_cases[] = {
     {"-1.5Gi", "-1536Mi", ND_QUANTITY_BINARY_SI},
     {"1.5Ki", "1536", ND_QUANTITY_BINARY_SI},   /* not a multiple of 1024: no suffix */
     {"1.25Ki", "1280", ND_QUANTITY_BINARY_SI},
+    {"62.5Ki", "64000", ND_QUANTITY_BINARY_SI},
+    {"64000", "64k", ND_QUANTITY_DECIMAL_SI},
     {"0.5Ki", "512", ND_QUANTITY_BINARY_SI},    /* below 1024: printed as decimal */
     {"0.001Ki", "1024m", ND_QUANTITY_BINARY_SI},
     {"0.0001Ki", "102400u", ND_QUANTITY_DECIMAL_SI}, /* below 1: becomes DecimalSI */
