@@ -23,8 +23,8 @@ typedef struct {
 static const option_spec options[] = {
     {"nodeName", "node-name", "NODE_NAME", STR(node_name)},
     {"driverName", "driver-name", "NETDRA_DRIVER_NAME", STR(driver_name)},
-    {"pluginDir", "plugin-dir", "NETDRA_PLUGIN_DIR", STR(plugin_dir)},
-    {"registryDir", "registry-dir", "NETDRA_REGISTRY_DIR", STR(registry_dir)},
+    {"kubeletPluginDir", "plugin-dir", "NETDRA_PLUGIN_DIR", STR(plugin_dir)},
+    {"kubeletRegistryDir", "registry-dir", "NETDRA_REGISTRY_DIR", STR(registry_dir)},
     {"cdiDir", "cdi-dir", "NETDRA_CDI_DIR", STR(cdi_dir)},
     {"stateDir", "state-dir", "NETDRA_STATE_DIR", STR(state_dir)},
     {"devRoot", "dev-root", "NETDRA_DEV_ROOT", STR(dev_root)},
@@ -35,8 +35,9 @@ static const option_spec options[] = {
     {"workers", "workers", "NETDRA_WORKERS", T_INT, offsetof(nd_plugin_config, workers)},
     {"healthIntervalSeconds", "health-interval", "NETDRA_HEALTH_INTERVAL", T_INT,
      offsetof(nd_plugin_config, health_interval_s)},
-    {"publishLocalGpus", "publish-local-gpus", "NETDRA_PUBLISH_LOCAL_GPUS", T_BOOL,
+    {"localGPUs", "local-gpus", "NETDRA_LOCAL_GPUS", T_BOOL,
      offsetof(nd_plugin_config, publish_local_gpus)},
+    {"metricsAddress", "metrics-address", "NETDRA_METRICS_ADDRESS", STR(metrics_address)},
 };
 
 static int set_value(nd_plugin_config *cfg, const option_spec *o, const char *value,
@@ -223,7 +224,7 @@ int nd_plugin_config_load(nd_plugin_config *cfg, int argc, char **argv, nd_error
     return nd_error_make(err, ENOMEM, "out of memory");
   set_default(&cfg->registry_dir, "/var/lib/kubelet/plugins_registry");
   set_default(&cfg->cdi_dir, "/var/run/cdi");
-  set_default(&cfg->state_dir, "/var/lib/netdra/node-plugin");
+  set_default(&cfg->state_dir, "/var/lib/netdra");
   set_default(&cfg->dev_root, "/");
   set_default(&cfg->log_format, "text");
   set_default(&cfg->log_level, "info");
@@ -241,7 +242,8 @@ int nd_plugin_config_load(nd_plugin_config *cfg, int argc, char **argv, nd_error
 void nd_plugin_config_clear(nd_plugin_config *cfg) {
   char **strs[] = {&cfg->config_file, &cfg->node_name,  &cfg->driver_name, &cfg->plugin_dir,
                    &cfg->registry_dir, &cfg->cdi_dir,   &cfg->state_dir,   &cfg->dev_root,
-                   &cfg->kubeconfig,  &cfg->log_format, &cfg->log_level,   &cfg->boot_id_file};
+                   &cfg->kubeconfig,  &cfg->log_format, &cfg->log_level,   &cfg->boot_id_file,
+                   &cfg->metrics_address};
   for (size_t i = 0; i < ND_ARRAY_LEN(strs); i++) {
     free(*strs[i]);
     *strs[i] = NULL;

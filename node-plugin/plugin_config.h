@@ -5,10 +5,10 @@
  * |------------------|-------------------|------------------------|-------------------------------------|
  * | nodeName         | --node-name       | NODE_NAME              | (required)                          |
  * | driverName       | --driver-name     | NETDRA_DRIVER_NAME     | netdra.dev                          |
- * | pluginDir        | --plugin-dir      | NETDRA_PLUGIN_DIR      | /var/lib/kubelet/plugins/<driver>   |
- * | registryDir      | --registry-dir    | NETDRA_REGISTRY_DIR    | /var/lib/kubelet/plugins_registry   |
+ * | kubeletPluginDir | --plugin-dir      | NETDRA_PLUGIN_DIR      | /var/lib/kubelet/plugins/<driver>   |
+ * | kubeletRegistryDir | --registry-dir    | NETDRA_REGISTRY_DIR    | /var/lib/kubelet/plugins_registry   |
  * | cdiDir           | --cdi-dir         | NETDRA_CDI_DIR         | /var/run/cdi                        |
- * | stateDir         | --state-dir       | NETDRA_STATE_DIR       | /var/lib/netdra/node-plugin         |
+ * | stateDir         | --state-dir       | NETDRA_STATE_DIR       | /var/lib/netdra                     |
  * | devRoot          | --dev-root        | NETDRA_DEV_ROOT        | /                                   |
  * | kubeconfig       | --kubeconfig      | KUBECONFIG             | (in-cluster)                        |
  * | logFormat        | --log-format      | NETDRA_LOG_FORMAT      | text                                |
@@ -16,7 +16,8 @@
  * | workers          | --workers         | NETDRA_WORKERS         | 4                                   |
  * | bootIdFile       | --boot-id-file    | NETDRA_BOOT_ID_FILE    | /proc/sys/kernel/random/boot_id     |
  * | healthIntervalSeconds | --health-interval | NETDRA_HEALTH_INTERVAL | 10                          |
- * | publishLocalGpus | --publish-local-gpus | NETDRA_PUBLISH_LOCAL_GPUS | true                      |
+ * | localGPUs        | --local-gpus      | NETDRA_LOCAL_GPUS      | true                                |
+ * | metricsAddress   | --metrics-address | NETDRA_METRICS_ADDRESS | (off) "host:port" of /metrics, /healthz |
  * The YAML file is given with --config FILE (or NETDRA_CONFIG); unknown keys are errors. */
 #ifndef NETDRA_NODE_PLUGIN_PLUGIN_CONFIG_H
 #define NETDRA_NODE_PLUGIN_PLUGIN_CONFIG_H
@@ -28,7 +29,7 @@
 typedef struct {
   char *config_file;
   char *node_name, *driver_name, *plugin_dir, *registry_dir, *cdi_dir, *state_dir, *dev_root;
-  char *kubeconfig, *log_format, *log_level, *boot_id_file;
+  char *kubeconfig, *log_format, *log_level, *boot_id_file, *metrics_address;
   int workers;
   int health_interval_s;
   bool publish_local_gpus;
