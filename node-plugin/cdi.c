@@ -11,6 +11,7 @@
 
 #include "atomic_file.h"
 #include "cleanup.h"
+#include "names.h"
 
 /* The cdiVersion strings the CDI library knows, oldest first. */
 static const char *const cdi_versions[] = {"0.3.0", "0.4.0", "0.5.0", "0.6.0",
@@ -71,38 +72,19 @@ char *nd_cdi_spec_path(const char *cdi_dir, const char *vendor, const char *clai
   return path;
 }
 
-/* Device names: start and end alphanumeric, inside [A-Za-z0-9_.:-]. */
+/* Device names: start and end alphanumeric, inside [A-Za-z0-9_.:-] (lib/names.h). */
 static int check_device_name(const char *name, const char **min_version, nd_error_t *err) {
-  size_t n = strlen(name);
-  if (n == 0)
-    return nd_error_make(err, EINVAL, "CDI device name is empty");
-  if (!isalnum((unsigned char)name[0]) || !isalnum((unsigned char)name[n - 1]))
-    return nd_error_make(err, EINVAL,
-                         "CDI device name \"%s\" must start and end with a letter or digit", name);
-  for (size_t i = 0; i < n; i++)
-    if (!is_name_char(name[i]))
-      return nd_error_make(err, EINVAL, "CDI device name \"%s\": invalid character '%c'", name,
-                           name[i]);
+  if (nd_name_validate(ND_NAME_CDI_DEVICE, "CDI device name", name, err) < 0)
+    return -1;
   if (isdigit((unsigned char)name[0]))
     need_version(min_version, "0.5.0");
   return 0;
 }
 
-/* Vendor: starts with a letter, [A-Za-z0-9_.-], ends alphanumeric, <= 253. */
 static int check_vendor(const char *vendor, nd_error_t *err) {
-  size_t n = strlen(vendor);
-  if (n == 0 || n > 253 || !isalpha((unsigned char)vendor[0]) ||
-      !isalnum((unsigned char)vendor[n - 1]))
-    return nd_error_make(err, EINVAL,
-                         "CDI vendor \"%s\" must start with a letter, end with a letter or "
-                         "digit and be at most 253 characters",
-                         vendor);
-  for (size_t i = 0; i < n; i++)
-    if (!isalnum((unsigned char)vendor[i]) && vendor[i] != '_' && vendor[i] != '.' &&
-        vendor[i] != '-')
-      return nd_error_make(err, EINVAL, "CDI vendor \"%s\": invalid character '%c'", vendor,
-                           vendor[i]);
-  return 0;
+  if (strlen(vendor) > 253)
+    return nd_error_make(err, EINVAL, "CDI vendor is longer than 253 characters");
+  return nd_name_validate(ND_NAME_CDI_VENDOR, "CDI vendor", vendor, err);
 }
 
 static bool key_in(const char *key, const char *const *allowed) {

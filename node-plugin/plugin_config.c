@@ -11,6 +11,7 @@
 
 #include "cleanup.h"
 #include "log.h"
+#include "names.h"
 
 typedef enum { T_STR, T_INT, T_BOOL } value_type;
 typedef struct {
@@ -229,6 +230,9 @@ int nd_plugin_config_load(nd_plugin_config *cfg, int argc, char **argv, nd_error
   set_default(&cfg->log_format, "text");
   set_default(&cfg->log_level, "info");
   set_default(&cfg->boot_id_file, "/proc/sys/kernel/random/boot_id");
+  if (nd_name_validate(ND_NAME_DRIVER_NAME, "driverName", cfg->driver_name, err) < 0 ||
+      nd_name_validate(ND_NAME_DNS_SUBDOMAIN, "nodeName", cfg->node_name, err) < 0)
+    return -1;
   nd_log_format fmt;
   nd_log_level lvl;
   if (nd_log_parse_format(cfg->log_format, &fmt) < 0)

@@ -95,8 +95,8 @@ static void test_bad_edits(void **state) {
   expect_bad("{\"hooks\":[{\"hookName\":\"prestart\",\"path\":\"rel\"}]}", "d", "absolute");
   expect_bad("{}", "d", "must not be empty");
   expect_bad("{\"env\":[]}", "d", "must not be empty");
-  expect_bad("{\"env\":[\"A=b\"]}", "-bad", "start and end");
-  expect_bad("{\"env\":[\"A=b\"]}", "bad name", "invalid character");
+  expect_bad("{\"env\":[\"A=b\"]}", "-bad", "CDI device name \"-bad\"");
+  expect_bad("{\"env\":[\"A=b\"]}", "bad name", "not a valid CDI device name");
   expect_bad("[]", "d", "must be an object");
 }
 
