@@ -10,6 +10,7 @@
 #include <cmocka.h>
 
 #include "cleanup.h"
+#include "health_taints.h"
 #include "pool_sync.h"
 #include "slice_planner.h"
 
@@ -428,12 +429,59 @@ static void test_generation_rules(void **state) {
   free(f);
 }
 
+static void test_health_hysteresis(void **state) {
+  nd_health_taints *h = nd_health_taints_new(5000);
+  uint64_t recheck = 0;
+  /* new online device: no taint */
+  nd_health_taints_begin(h);
+  nd_device_taint t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_ONLINE, false, 0, 1000, &recheck);
+  assert_false(t.tainted);
+  nd_health_taints_end(h);
+  /* goes stale: tainted at once, timeAdded = now */
+  nd_health_taints_begin(h);
+  t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_STALE, false, 0, 2000, &recheck);
+  assert_true(t.tainted);
+  assert_int_equal(t.since_wall_ms, 2000);
+  nd_health_taints_end(h);
+  assert_int_equal(nd_health_taints_count(h), 1);
+  /* offline later: still the first timeAdded */
+  t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_OFFLINE, false, 0, 3000, &recheck);
+  assert_int_equal(t.since_wall_ms, 2000);
+  /* back online: taint kept during the hysteresis, recheck at its end */
+  recheck = 0;
+  t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_ONLINE, false, 0, 4000, &recheck);
+  assert_true(t.tainted);
+  assert_int_equal(recheck, 9000);
+  /* flaps: hysteresis restarts */
+  t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_STALE, false, 0, 6000, &recheck);
+  assert_true(t.tainted);
+  recheck = 0;
+  t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_ONLINE, false, 0, 7000, &recheck);
+  assert_true(t.tainted);
+  assert_int_equal(recheck, 12000);
+  t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_ONLINE, false, 0, 11999, &recheck);
+  assert_true(t.tainted);
+  t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_ONLINE, false, 0, 12000, &recheck);
+  assert_false(t.tainted);
+  /* after a restart: a published taint is adopted with its timeAdded, then lifted after the
+   * hysteresis */
+  nd_health_taints_begin(h);
+  t = nd_health_taints_decide(h, "p", "b", ND_HEALTH_ONLINE, true, 500, 20000, &recheck);
+  assert_true(t.tainted);
+  assert_int_equal(t.since_wall_ms, 500);
+  nd_health_taints_end(h); /* "a" was not decided in this round: forgotten */
+  assert_int_equal(nd_health_taints_count(h), 1);
+  t = nd_health_taints_decide(h, "p", "b", ND_HEALTH_ONLINE, true, 500, 25000, &recheck);
+  assert_false(t.tainted);
+  nd_health_taints_free(h);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_split_300),      cmocka_unit_test(test_taint_limit_64),
       cmocka_unit_test(test_node_selection), cmocka_unit_test(test_empty_pool),
       cmocka_unit_test(test_stable_names),   cmocka_unit_test(test_attributes),
-      cmocka_unit_test(test_generation_rules),
+      cmocka_unit_test(test_generation_rules), cmocka_unit_test(test_health_hysteresis),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
