@@ -498,12 +498,17 @@ const nd_binding_stats *nd_binding_conditions_stats(const nd_binding_conditions 
   return &b->stats;
 }
 
-void nd_binding_conditions_free(nd_binding_conditions *b) {
-  if (b == NULL)
-    return;
+void nd_binding_conditions_stop(nd_binding_conditions *b) {
   b->active = false;
   if (b->watch)
     nd_k8s_watch_stop(b->watch);
+  b->watch = NULL;
+}
+
+void nd_binding_conditions_free(nd_binding_conditions *b) {
+  if (b == NULL)
+    return;
+  nd_binding_conditions_stop(b);
   if (b->recheck)
     nd_loop_del_timer(b->loop, b->recheck);
   /* workers end within their timeout; wait for them, bounded */

@@ -41,6 +41,8 @@ nd_binding_conditions *nd_binding_conditions_new(nd_loop *loop, nd_k8s_client *k
 int nd_binding_conditions_start(nd_binding_conditions *b, nd_error_t *err);
 void nd_binding_conditions_set_active(nd_binding_conditions *b, bool active);
 const nd_binding_stats *nd_binding_conditions_stats(const nd_binding_conditions *b);
+/* Stop the claim watch and status writes (before freeing the REST client). */
+void nd_binding_conditions_stop(nd_binding_conditions *b);
 /* Stops the watch; waits for worker threads (bounded by the attach timeout). */
 void nd_binding_conditions_free(nd_binding_conditions *b);
 

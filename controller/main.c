@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "binding_conditions.h"
 #include "cleanup.h"
 #include "controller.h"
 #include "controller_sources.h"
@@ -19,6 +20,8 @@
 static void update_active(nd_controller *c) {
   bool active = c->started && c->leading && !c->shutting_down;
   nd_reconciler_set_active(c->reconciler, active);
+  if (c->binding != NULL)
+    nd_binding_conditions_set_active(c->binding, active);
 }
 
 static void on_leader(nd_leader_election *le, bool leading, void *data) {
@@ -121,6 +124,15 @@ static int setup(nd_controller *c, nd_error_t *err) {
   if (c->reconciler == NULL || nd_reconciler_start(c->reconciler, err) < 0)
     return -1;
 
+  if (c->cfg.binding_conditions) {
+    nd_binding_options bopts = {.driver = c->cfg.driver_name,
+                                .api_version = c->api_version,
+                                .fabric_manager_url = c->cfg.fabric_manager_url};
+    c->binding = nd_binding_conditions_new(c->loop, c->k8s, c->registry, &bopts, err);
+    if (c->binding == NULL || nd_binding_conditions_start(c->binding, err) < 0)
+      return nd_error_wrap(err, "binding conditions");
+  }
+
   if (nd_controller_sources_start(c, err) < 0)
     return nd_error_wrap(err, "discovery");
 
@@ -158,8 +170,11 @@ static void teardown(nd_controller *c) {
   if (c->startup)
     nd_loop_del_timer(c->loop, c->startup);
   nd_leader_election_free(c->leader);
+  if (c->binding)
+    nd_binding_conditions_stop(c->binding);
   nd_k8s_client_free(c->k8s); /* ends outstanding requests while their owners still live */
   nd_reconciler_free(c->reconciler);
+  nd_binding_conditions_free(c->binding);
   nd_registry_free(c->registry);
   nd_health_taints_free(c->taints);
   nd_loop_free(c->loop);
