@@ -12,6 +12,7 @@
 
 #include "cleanup.h"
 #include "config_yaml.h"
+#include "names.h"
 
 typedef enum { OPT_STR, OPT_BOOL, OPT_INT, OPT_DURATION, OPT_DOUBLE } opt_type;
 
@@ -329,6 +330,14 @@ int nd_controller_config_load(nd_controller_config *cfg, int argc, char **argv, 
     if (set_value(cfg, o, value, where, err) < 0)
       return -1;
   }
+  if (nd_name_validate(ND_NAME_DRIVER_NAME, "driverName", cfg->driver_name, err) < 0)
+    return -1;
+  if (cfg->leader_election &&
+      (nd_name_validate(ND_NAME_DNS_SUBDOMAIN, "leaderElection.leaseName", cfg->lease_name, err) <
+           0 ||
+       nd_name_validate(ND_NAME_DNS_LABEL, "leaderElection.namespace", cfg->lease_namespace,
+                        err) < 0))
+    return -1;
   if (cfg->identity == NULL || cfg->identity[0] == '\0') {
     free(cfg->identity);
     const char *pod = getenv("POD_NAME");

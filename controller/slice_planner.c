@@ -10,6 +10,7 @@
 
 #include "cleanup.h"
 #include "log.h"
+#include "names.h"
 
 #define ND_DEVICE_MAX_KEYS 32 /* attributes + capacities per device */
 #define ND_TAINT_KEY_SUFFIX "/unreachable"
@@ -32,63 +33,11 @@ void nd_format_time_s(uint64_t wall_ms, char *buf, size_t len) {
   strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-static uint32_t fnv1a(const char *s) {
-  uint32_t h = 2166136261u;
-  for (; *s; s++) {
-    h ^= (unsigned char)*s;
-    h *= 16777619u;
-  }
-  return h;
-}
-
-/* Lowercase alphanumerics, '-' and '.' kept; everything else becomes '-'; runs of '-' and
- * leading/trailing punctuation dropped. Returns true when the result differs from s. */
-static bool sanitise(const char *s, char *out, size_t cap) {
-  size_t o = 0;
-  for (const char *p = s; *p && o + 1 < cap; p++) {
-    char c = *p;
-    if (c >= 'A' && c <= 'Z')
-      c = (char)(c - 'A' + 'a');
-    bool ok = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' || c == '-';
-    if (!ok)
-      c = '-';
-    if ((c == '-' || c == '.') && (o == 0 || out[o - 1] == '-' || out[o - 1] == '.'))
-      continue;
-    out[o++] = c;
-  }
-  while (o > 0 && (out[o - 1] == '-' || out[o - 1] == '.'))
-    o--;
-  out[o] = '\0';
-  return strcmp(out, s) != 0;
-}
-
 char *nd_slice_name(const char *driver, const char *pool, size_t index) {
-  char d[64], p[ND_SLICE_NAME_MAX + 1];
-  sanitise(driver, d, sizeof(d));
-  bool changed = sanitise(pool, p, sizeof(p));
-  char hash[16] = "";
-  if (changed || p[0] == '\0')
-    snprintf(hash, sizeof(hash), "-%08x", fnv1a(pool));
-  /* "<driver>-<pool>[-hash]-<index>", pool part shortened to fit 253 characters */
-  char idx[24];
-  snprintf(idx, sizeof(idx), "-%zu", index);
-  size_t fixed = strlen(d) + 1 + strlen(hash) + strlen(idx);
-  size_t room = fixed < ND_SLICE_NAME_MAX ? ND_SLICE_NAME_MAX - fixed : 0;
-  if (strlen(p) > room) {
-    if (hash[0] == '\0') {
-      snprintf(hash, sizeof(hash), "-%08x", fnv1a(pool));
-      room = room > 9 ? room - 9 : 0;
-    }
-    p[room] = '\0';
-    while (room > 0 && (p[room - 1] == '-' || p[room - 1] == '.'))
-      p[--room] = '\0';
-  }
-  char *name = NULL;
-  if (p[0] == '\0')
-    name = xasprintf("%s%s%s", d, hash, idx);
-  else
-    name = xasprintf("%s-%s%s%s", d, p, hash, idx);
-  return name;
+  /* the pool as a DNS label: unchanged when it is one, else sanitised + hash (lib/names.h) */
+  char label[ND_DNS_LABEL_MAX + 1];
+  nd_name_sanitize_dns_label(pool, strlen(pool), label);
+  return xasprintf("%s-%s-%zu", driver, label, index);
 }
 
 static json_t *attr_string(const char *s) { return json_pack("{s:s}", "string", s); }

@@ -5,8 +5,9 @@
  * Rules (docs/controller.md):
  *  - one pool per discovery domain; devices sorted by name, filled into slices in order;
  *    at most 128 devices per slice, 64 when any device of the pool carries a taint;
- *  - slice names are stable: "<driver>-<pool sanitised>-<index>" (a hash of the pool name is
- *    appended when sanitising changed it, so two pools never share a name);
+ *  - slice names are stable: "<driver>-<pool as a DNS label>-<index>" (lib/names.h sanitiser:
+ *    a hash of the pool name is appended when sanitising changed it, so two pools never
+ *    share a name);
  *  - node selection: allNodes when every device is reachable from all nodes, one nodeSelector
  *    term when all devices agree on their requirements, perDeviceNodeSelection otherwise;
  *  - an empty pool still publishes one empty slice (allNodes). */
