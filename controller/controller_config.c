@@ -11,7 +11,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "config_yaml.h"
+#include "yaml_json.h"
 #include "names.h"
 
 typedef enum { OPT_STR, OPT_BOOL, OPT_INT, OPT_DURATION, OPT_DOUBLE } opt_type;
@@ -241,17 +241,41 @@ static int check_unknown(const json_t *obj, const char *prefix, const char *path
 }
 
 static int load_file(nd_controller_config *cfg, const char *path, nd_error_t *err) {
-  cleanup_json json_t *doc = NULL;
-  if (nd_yaml_load_file(path, &doc, err) < 0)
-    return nd_error_wrap(err, "loading %s", path);
-  if (!json_is_object(doc))
-    return nd_error_make(err, EINVAL, "%s: the top level must be a mapping", path);
+  nd_yaml_lines *lines = NULL;
+  cleanup_json json_t *docs = nd_yaml_load_file(path, &lines, err);
+  if (docs == NULL)
+    return nd_error_wrap(err, "loading configuration");
+  int rc = -1;
+  const json_t *doc = json_array_get(docs, 0);
+  if (json_array_size(docs) > 1) {
+    nd_error_make(err, EINVAL, "%s: one YAML document expected, found %zu", path,
+                  json_array_size(docs));
+    goto out;
+  }
+  if (doc == NULL || json_is_null(doc)) {
+    rc = 0; /* an empty file: defaults */
+    goto out;
+  }
+  if (!json_is_object(doc)) {
+    nd_error_make(err, EINVAL, "%s:%d: the top level must be a mapping", path,
+                  nd_yaml_line_of(lines, doc));
+    goto out;
+  }
   if (check_unknown(doc, "", path, err) < 0)
-    return -1;
+    goto out;
   for (size_t i = 0; i < ND_ARRAY_LEN(OPTS); i++) {
     const json_t *v = json_path(doc, OPTS[i].yaml);
     if (v == NULL || json_is_null(v))
       continue;
+    /* the line of the member, for messages */
+    char where[512];
+    const char *dot = strrchr(OPTS[i].yaml, '.');
+    char parent_path[128];
+    snprintf(parent_path, sizeof(parent_path), "%.*s", dot ? (int)(dot - OPTS[i].yaml) : 0,
+             OPTS[i].yaml);
+    const json_t *parent = dot ? json_path(doc, parent_path) : doc;
+    nd_yaml_pos pos = nd_yaml_pos_of_member(lines, parent, dot ? dot + 1 : OPTS[i].yaml);
+    snprintf(where, sizeof(where), "%s:%d", path, pos.line);
     char buf[64];
     const char *s;
     if (json_is_string(v))
@@ -262,12 +286,17 @@ static int load_file(nd_controller_config *cfg, const char *path, nd_error_t *er
       s = (snprintf(buf, sizeof(buf), "%lld", (long long)json_integer_value(v)), buf);
     else if (json_is_real(v))
       s = (snprintf(buf, sizeof(buf), "%g", json_real_value(v)), buf);
-    else
-      return nd_error_make(err, EINVAL, "%s: %s: expected a scalar", path, OPTS[i].yaml);
-    if (set_value(cfg, &OPTS[i], s, path, err) < 0)
-      return -1;
+    else {
+      nd_error_make(err, EINVAL, "%s: %s: expected a scalar", where, OPTS[i].yaml);
+      goto out;
+    }
+    if (set_value(cfg, &OPTS[i], s, where, err) < 0)
+      goto out;
   }
-  return 0;
+  rc = 0;
+out:
+  nd_yaml_lines_free(lines);
+  return rc;
 }
 
 int nd_controller_config_load(nd_controller_config *cfg, int argc, char **argv, nd_error_t *err) {
