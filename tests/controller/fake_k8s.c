@@ -103,9 +103,28 @@ static char *parent(const char *path) {
   return p;
 }
 
-static bool watch_matches(const struct nd_k8s_watch *w, const char *item_path, const json_t *obj) {
+/* The collection path without its "/namespaces/<ns>" part (all-namespace lists and watches). */
+static char *cluster_wide(const char *path) {
+  char *p = strdup(path);
+  char *ns = strstr(p, "/namespaces/");
+  if (ns != NULL) {
+    char *end = strchr(ns + strlen("/namespaces/"), '/');
+    if (end != NULL)
+      memmove(ns, end, strlen(end) + 1);
+  }
+  return p;
+}
+
+static bool in_collection(const char *item_path, const char *collection) {
   cleanup_free char *col = parent(item_path);
-  if (strcmp(col, w->collection) != 0)
+  if (strcmp(col, collection) == 0)
+    return true;
+  cleanup_free char *wide = cluster_wide(col);
+  return strstr(collection, "/namespaces/") == NULL && strcmp(wide, collection) == 0;
+}
+
+static bool watch_matches(const struct nd_k8s_watch *w, const char *item_path, const json_t *obj) {
+  if (!in_collection(item_path, w->collection))
     return false;
   if (w->driver == NULL)
     return true;
@@ -193,11 +212,10 @@ static long serve(fake_store *s, const char *method, const char *path, const jso
   }
   if (strcmp(method, "GET") == 0 && is_collection(path)) {
     json_t *items = json_array();
-    size_t pl = strlen(path);
     const char *k;
     json_t *v;
     json_object_foreach(s->objects, k, v) {
-      if (strncmp(k, path, pl) == 0 && k[pl] == '/' && strchr(k + pl + 1, '/') == NULL)
+      if (in_collection(k, path))
         json_array_append(items, v);
     }
     *out = json_pack("{s:s, s:{s:s+}, s:o}", "kind", "List", "metadata", "resourceVersion", "",
@@ -224,6 +242,27 @@ static long serve(fake_store *s, const char *method, const char *path, const jso
     fake_store_put(s, item, obj);
     *out = obj;
     return 201;
+  }
+  size_t plen = strlen(path);
+  if (strcmp(method, "PUT") == 0 && plen > 7 && strcmp(path + plen - 7, "/status") == 0) {
+    /* the status subresource: only .status changes */
+    cleanup_free char *item = strndup(path, plen - 7);
+    json_t *obj = json_object_get(s->objects, item);
+    if (obj == NULL) {
+      *out = status_body("NotFound", "not found");
+      return 404;
+    }
+    const json_t *rv = json_object_get(json_object_get(body, "metadata"), "resourceVersion");
+    if (rv != NULL &&
+        !json_equal((json_t *)rv, json_object_get(json_object_get(obj, "metadata"), "resourceVersion"))) {
+      *out = status_body("Conflict", "the object has been modified");
+      return 409;
+    }
+    json_t *next = json_deep_copy(obj);
+    json_object_set(next, "status", json_object_get(body, "status"));
+    fake_store_put(s, item, next);
+    *out = next;
+    return 200;
   }
   json_t *cur = json_object_get(s->objects, path);
   if (cur == NULL) {
