@@ -13,7 +13,7 @@ PKGS=(
   avahi-utils iproute2 procps psmisc curl
   podman crun runc busybox-static
   # checks
-  valgrind yamllint
+  valgrind yamllint unzip
 )
 missing=()
 for p in "${PKGS[@]}"; do

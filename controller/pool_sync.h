@@ -1,0 +1,49 @@
+/* pool_sync.h: the pure decision of how to bring one pool from its existing slices to the
+ * planned ones: which generation, which slices to delete, update and create, in that order.
+ *
+ * Generation rule (reference resourceslice controller, fact sheet section 5):
+ *  G = the highest generation among the pool's existing slices. Existing slices are matched
+ *  to planned ones by name. If no new slice is needed and at most one matched slice differs,
+ *  the pool keeps G and only that slice is written; otherwise the pool moves to G+1 and every
+ *  kept slice is rewritten with the new generation and resourceSliceCount. Existing slices
+ *  that match no planned name are deleted. `always_bump` moves to G+1 on any change.
+ *  No write at all when every planned slice equals its existing one (spec compared only;
+ *  taint timeAdded values of existing slices are kept). */
+#ifndef NETDRA_CONTROLLER_POOL_SYNC_H
+#define NETDRA_CONTROLLER_POOL_SYNC_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "slice_planner.h"
+
+typedef enum { ND_SLICE_DELETE, ND_SLICE_UPDATE, ND_SLICE_CREATE } nd_slice_op_kind;
+
+typedef struct {
+  nd_slice_op_kind kind;
+  char *name;
+  json_t *object; /* UPDATE/CREATE: the full object to send; DELETE: the existing object */
+} nd_slice_op;
+
+typedef struct {
+  nd_slice_op *ops; /* deletes first, then updates, then creates */
+  size_t n_ops;
+  int64_t generation;
+} nd_pool_sync;
+
+/* desired NULL: the pool is gone, delete all of `existing`. existing: ResourceSlice objects
+ * of this pool and driver as the API server returned them. api_version: e.g. "v1". */
+void nd_pool_sync_compute(const nd_planned_pool *desired, json_t *const *existing,
+                          size_t n_existing, const char *api_version, bool always_bump,
+                          nd_pool_sync *out);
+void nd_pool_sync_clear(nd_pool_sync *s);
+
+/* true when two ResourceSlice specs are the same published state. */
+bool nd_slice_spec_equal(const json_t *a, const json_t *b);
+
+/* Copy timeAdded of taints in `existing_spec` into the same device+key+effect taints of
+ * `spec`, so that an unchanged taint is never rewritten. */
+void nd_slice_keep_taint_times(json_t *spec, const json_t *existing_spec);
+
+#endif

@@ -1,0 +1,257 @@
+/* slice_planner.c: registry pool -> desired ResourceSlices (pure; see slice_planner.h). */
+#include "slice_planner.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "names.h"
+
+#define ND_DEVICE_MAX_KEYS 32 /* attributes + capacities per device */
+#define ND_TAINT_KEY_SUFFIX "/unreachable"
+
+static char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *xasprintf(const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  char *s = NULL;
+  if (vasprintf(&s, fmt, ap) < 0)
+    abort();
+  va_end(ap);
+  return s;
+}
+
+void nd_format_time_s(uint64_t wall_ms, char *buf, size_t len) {
+  time_t t = (time_t)(wall_ms / 1000u);
+  struct tm tm;
+  gmtime_r(&t, &tm);
+  strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+char *nd_slice_name(const char *driver, const char *pool, size_t index) {
+  /* the pool as a DNS label: unchanged when it is one, else sanitised + hash (lib/names.h) */
+  char label[ND_DNS_LABEL_MAX + 1];
+  nd_name_sanitize_dns_label(pool, strlen(pool), label);
+  return xasprintf("%s-%s-%zu", driver, label, index);
+}
+
+static json_t *attr_string(const char *s) { return json_pack("{s:s}", "string", s); }
+
+static int add_attr(json_t *attrs, const char *key, json_t *value, const nd_device *d,
+                    nd_error_t *err) {
+  if (value == NULL)
+    return nd_error_make(err, 0, "device %s/%s: attribute %s: cannot encode", d->pool, d->id,
+                         key);
+  json_object_set_new(attrs, key, value);
+  return 0;
+}
+
+static json_t *node_selector_term(const nd_device *d) {
+  json_t *exprs = json_array();
+  for (size_t i = 0; i < d->n_node_reqs; i++) {
+    const nd_node_requirement *r = &d->node_reqs[i];
+    json_t *e = json_pack("{s:s, s:s}", "key", r->key, "operator", r->op);
+    if (r->n_values > 0) {
+      json_t *vals = json_array();
+      for (size_t v = 0; v < r->n_values; v++)
+        json_array_append_new(vals, json_string(r->values[v]));
+      json_object_set_new(e, "values", vals);
+    }
+    json_array_append_new(exprs, e);
+  }
+  return json_pack("{s:[{s:o}]}", "nodeSelectorTerms", "matchExpressions", exprs);
+}
+
+static bool device_all_nodes(const nd_device *d) { return d->all_nodes || d->n_node_reqs == 0; }
+
+static bool same_reqs(const nd_device *a, const nd_device *b) {
+  if (device_all_nodes(a) || device_all_nodes(b))
+    return device_all_nodes(a) && device_all_nodes(b);
+  if (a->n_node_reqs != b->n_node_reqs)
+    return false;
+  for (size_t i = 0; i < a->n_node_reqs; i++) {
+    const nd_node_requirement *x = &a->node_reqs[i], *y = &b->node_reqs[i];
+    if (strcmp(x->key, y->key) != 0 || strcmp(x->op, y->op) != 0 || x->n_values != y->n_values)
+      return false;
+    for (size_t v = 0; v < x->n_values; v++)
+      if (strcmp(x->values[v], y->values[v]) != 0)
+        return false;
+  }
+  return true;
+}
+
+static json_t *attr_value(const nd_attr *a) {
+  switch (a->type) {
+  case ND_ATTR_STRING:
+    return a->str ? json_pack("{s:s}", "string", a->str) : NULL;
+  case ND_ATTR_VERSION:
+    return a->str ? json_pack("{s:s}", "version", a->str) : NULL;
+  case ND_ATTR_INT:
+    return json_pack("{s:I}", "int", (json_int_t)a->num);
+  case ND_ATTR_BOOL:
+    return json_pack("{s:b}", "bool", a->flag);
+  }
+  return NULL;
+}
+
+static json_t *string_array(char *const *v, size_t n) {
+  json_t *a = json_array();
+  for (size_t i = 0; i < n; i++)
+    json_array_append_new(a, json_string(v[i]));
+  return a;
+}
+
+json_t *nd_plan_device(const nd_planner_options *opts, const nd_device *d,
+                       const nd_device_taint *taint, bool per_device_nodes, nd_error_t *err) {
+  cleanup_json json_t *attrs = json_object();
+  /* our own attributes first; announced attributes never override them */
+  struct {
+    const char *key, *val;
+  } own[] = {{"type", d->type},       {"vendor", d->vendor},     {"model", d->model},
+             {"id", d->id},           {"endpoint", d->endpoint}, {"fabricRegion", d->fabric_region}};
+  for (size_t i = 0; i < ND_ARRAY_LEN(own); i++) {
+    if (own[i].val == NULL || own[i].val[0] == '\0')
+      continue;
+    if (strlen(own[i].val) > 64)
+      return nd_error_make(err, EINVAL,
+                           "device %s/%s: attribute %s is %zu characters long (limit 64)",
+                           d->pool, d->id, own[i].key, strlen(own[i].val)),
+             NULL;
+    if (add_attr(attrs, own[i].key, attr_string(own[i].val), d, err) < 0)
+      return NULL;
+  }
+  if (d->secret_name != NULL && d->secret_name[0] != '\0') {
+    cleanup_free char *ref = xasprintf(
+        "%s/%s", d->secret_namespace ? d->secret_namespace : "default", d->secret_name);
+    if (strlen(ref) > 64)
+      return nd_error_make(err, EINVAL, "device %s/%s: secretRef %s longer than 64 characters",
+                           d->pool, d->id, ref),
+             NULL;
+    if (add_attr(attrs, "secretRef", attr_string(ref), d, err) < 0)
+      return NULL;
+  }
+  for (size_t i = 0; i < d->n_attrs; i++) {
+    if (json_object_get(attrs, d->attrs[i].name) != NULL)
+      continue;
+    if (add_attr(attrs, d->attrs[i].name, attr_value(&d->attrs[i]), d, err) < 0)
+      return NULL;
+  }
+  cleanup_json json_t *caps = json_object();
+  for (size_t i = 0; i < d->n_caps; i++)
+    json_object_set_new(caps, d->caps[i].name, json_pack("{s:s}", "value", d->caps[i].quantity));
+  size_t keys = json_object_size(attrs) + json_object_size(caps);
+  if (keys > ND_DEVICE_MAX_KEYS)
+    return nd_error_make(err, E2BIG,
+                         "device %s/%s: %zu attributes and capacities (limit %d per device)",
+                         d->pool, d->id, keys, ND_DEVICE_MAX_KEYS),
+           NULL;
+
+  json_t *dev = json_pack("{s:s}", "name", d->name);
+  if (json_object_size(attrs) > 0)
+    json_object_set(dev, "attributes", attrs);
+  if (json_object_size(caps) > 0)
+    json_object_set(dev, "capacity", caps);
+  if (per_device_nodes) {
+    if (device_all_nodes(d))
+      json_object_set_new(dev, "allNodes", json_true());
+    else
+      json_object_set_new(dev, "nodeSelector", node_selector_term(d));
+  }
+  if (taint != NULL && taint->tainted) {
+    char ts[32];
+    nd_format_time_s(taint->since_wall_ms, ts, sizeof(ts));
+    cleanup_free char *key = xasprintf("%s%s", opts->driver, ND_TAINT_KEY_SUFFIX);
+    json_object_set_new(dev, "taints",
+                        json_pack("[{s:s, s:s, s:s, s:s}]", "key", key, "value", "true", "effect",
+                                  "NoSchedule", "timeAdded", ts));
+  }
+  if (opts->binding_conditions && d->n_binding_conditions > 0) {
+    if (d->binds_to_node)
+      json_object_set_new(dev, "bindsToNode", json_true());
+    json_object_set_new(dev, "bindingConditions",
+                        string_array(d->binding_conditions, d->n_binding_conditions));
+    if (d->n_binding_failure_conditions > 0)
+      json_object_set_new(dev, "bindingFailureConditions",
+                          string_array(d->binding_failure_conditions,
+                                       d->n_binding_failure_conditions));
+  }
+  return dev;
+}
+
+void nd_planned_pool_clear(nd_planned_pool *p) {
+  for (size_t i = 0; i < p->n_slices; i++) {
+    free(p->slices[i].name);
+    json_decref(p->slices[i].spec);
+  }
+  free(p->slices);
+  free(p->pool);
+  memset(p, 0, sizeof(*p));
+}
+
+int nd_plan_pool(const nd_planner_options *opts, const char *pool, const nd_device *const *devs,
+                 const nd_device_taint *taints, size_t n, nd_planned_pool *out, nd_error_t *err) {
+  memset(out, 0, sizeof(*out));
+  size_t limit = opts->max_devices ? opts->max_devices : ND_SLICE_MAX_DEVICES;
+  size_t limit_tainted =
+      opts->max_devices_tainted ? opts->max_devices_tainted : ND_SLICE_MAX_DEVICES_TAINTED;
+  bool any_taint = false;
+  for (size_t i = 0; taints != NULL && i < n; i++)
+    any_taint = any_taint || taints[i].tainted;
+  if (any_taint && limit_tainted < limit)
+    limit = limit_tainted;
+
+  /* node selection for the whole pool */
+  bool all_nodes = true, uniform = true;
+  for (size_t i = 0; i < n; i++) {
+    all_nodes = all_nodes && device_all_nodes(devs[i]);
+    if (i > 0 && !same_reqs(devs[0], devs[i]))
+      uniform = false;
+  }
+  bool per_device = !uniform;
+
+  /* devices, in order; a device that breaks an API limit is left out and logged */
+  cleanup_json json_t *devices = json_array();
+  for (size_t i = 0; i < n; i++) {
+    cleanup_error nd_error_t derr = NULL;
+    json_t *dj = nd_plan_device(opts, devs[i], taints ? &taints[i] : NULL, per_device, &derr);
+    if (dj == NULL) {
+      ND_LOG_WARN("planner", "device_skipped", ND_KV_S("pool", pool),
+                  ND_KV_S("device", devs[i]->name), ND_KV_S("error", nd_error_msg(derr)));
+      out->n_skipped++;
+      continue;
+    }
+    json_array_append_new(devices, dj);
+  }
+  size_t n_dev = json_array_size(devices);
+  size_t n_slices = n_dev == 0 ? 1 : (n_dev + limit - 1) / limit;
+
+  out->pool = strdup(pool);
+  out->slices = calloc(n_slices, sizeof(*out->slices));
+  if (out->pool == NULL || out->slices == NULL)
+    abort();
+  out->n_slices = n_slices;
+  for (size_t s = 0; s < n_slices; s++) {
+    json_t *spec = json_pack("{s:s, s:{s:s, s:I, s:I}}", "driver", opts->driver, "pool", "name",
+                             pool, "generation", (json_int_t)0, "resourceSliceCount",
+                             (json_int_t)n_slices);
+    if (per_device)
+      json_object_set_new(spec, "perDeviceNodeSelection", json_true());
+    else if (all_nodes || n_dev == 0)
+      json_object_set_new(spec, "allNodes", json_true());
+    else
+      json_object_set_new(spec, "nodeSelector", node_selector_term(devs[0]));
+    json_t *arr = json_array();
+    for (size_t i = s * limit; i < n_dev && i < (s + 1) * limit; i++)
+      json_array_append(arr, json_array_get(devices, i));
+    json_object_set_new(spec, "devices", arr);
+    out->slices[s].spec = spec;
+    out->slices[s].name = nd_slice_name(opts->driver, pool, s);
+  }
+  (void)err;
+  return 0;
+}

@@ -1,0 +1,70 @@
+/* slice_planner.h: the pure part of the controller: one pool's devices -> the ResourceSlices
+ * that should exist for it (names and specs). No I/O, no clock: the caller passes the taint
+ * decisions (health_taints.h) and the reconciler fills in the pool generation.
+ *
+ * Rules (docs/controller.md):
+ *  - one pool per discovery domain; devices sorted by name, filled into slices in order;
+ *    at most 128 devices per slice, 64 when any device of the pool carries a taint;
+ *  - slice names are stable: "<driver>-<pool as a DNS label>-<index>" (lib/names.h sanitiser:
+ *    a hash of the pool name is appended when sanitising changed it, so two pools never
+ *    share a name);
+ *  - node selection: allNodes when every device is reachable from all nodes, one nodeSelector
+ *    term when all devices agree on their requirements, perDeviceNodeSelection otherwise;
+ *  - an empty pool still publishes one empty slice (allNodes). */
+#ifndef NETDRA_CONTROLLER_SLICE_PLANNER_H
+#define NETDRA_CONTROLLER_SLICE_PLANNER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "discovery.h"
+#include "error.h"
+
+#define ND_SLICE_MAX_DEVICES 128
+#define ND_SLICE_MAX_DEVICES_TAINTED 64
+#define ND_SLICE_NAME_MAX 253
+
+typedef struct {
+  const char *driver;         /* driver name, also the attribute domain */
+  size_t max_devices;         /* 0: ND_SLICE_MAX_DEVICES */
+  size_t max_devices_tainted; /* 0: ND_SLICE_MAX_DEVICES_TAINTED */
+  bool binding_conditions;    /* publish bindsToNode / binding(Failure)Conditions */
+} nd_planner_options;
+
+/* The health decision for one device (from health_taints.h). */
+typedef struct {
+  bool tainted;
+  uint64_t since_wall_ms; /* when the taint was first added (timeAdded) */
+} nd_device_taint;
+
+typedef struct {
+  char *name;   /* metadata.name */
+  json_t *spec; /* ResourceSlice spec; pool.generation is 0 until the reconciler sets it */
+} nd_planned_slice;
+
+typedef struct {
+  char *pool;
+  nd_planned_slice *slices;
+  size_t n_slices;
+  size_t n_skipped; /* devices left out because they break an API limit (logged) */
+} nd_planned_pool;
+
+/* devs[i] with taints[i] (taints may be NULL: none tainted). devs must be sorted by name
+ * (the registry's order). Fills *out; on error *out is empty and err names the device. */
+int nd_plan_pool(const nd_planner_options *opts, const char *pool, const nd_device *const *devs,
+                 const nd_device_taint *taints, size_t n, nd_planned_pool *out, nd_error_t *err);
+void nd_planned_pool_clear(nd_planned_pool *p);
+
+/* Stable object name of slice `index` of a pool (heap). */
+char *nd_slice_name(const char *driver, const char *pool, size_t index);
+
+/* One published device object (exposed for tests and netdractl). */
+json_t *nd_plan_device(const nd_planner_options *opts, const nd_device *d,
+                       const nd_device_taint *taint, bool per_device_nodes, nd_error_t *err);
+
+/* RFC 3339 UTC with second precision ("2026-11-24T10:00:00Z"), into buf (>= 21 bytes). */
+void nd_format_time_s(uint64_t wall_ms, char *buf, size_t len);
+
+#endif

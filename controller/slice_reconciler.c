@@ -1,0 +1,584 @@
+/* slice_reconciler.c: watch of our slices + ordered minimal writes (see slice_reconciler.h). */
+#include "slice_reconciler.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "log.h"
+#include "pool_sync.h"
+
+struct nd_reconciler {
+  nd_loop *loop;
+  nd_k8s_client *k8s;
+  nd_reconciler_options opts;
+  char *driver;
+  char *api_version;
+  char *collection; /* /apis/resource.k8s.io/<v>/resourceslices */
+  nd_plan_fn plan;
+  void *plan_data;
+
+  nd_k8s_watch *watch;
+  json_t *cache; /* name -> ResourceSlice object (our driver only) */
+  json_t *index; /* pool -> {device -> device object}, rebuilt lazily */
+  bool index_stale;
+  bool synced;
+  bool active;
+
+  nd_timer *debounce;
+  nd_timer *resync;
+  nd_timer *recheck;
+  bool pending;   /* a trigger arrived while writes were in flight */
+  bool in_flight; /* a write is outstanding */
+  bool idle;
+  uint64_t backoff_ms;
+
+  nd_slice_op *queue; /* ops of the current reconcile, run in order */
+  size_t n_queue, next_op;
+  bool queue_failed;
+  uint64_t retry_after_ms;
+
+  nd_reconciler_stats stats;
+};
+
+static const char *obj_name(const json_t *o) {
+  return json_string_value(json_object_get(json_object_get(o, "metadata"), "name"));
+}
+static const char *obj_rv(const json_t *o) {
+  return json_string_value(json_object_get(json_object_get(o, "metadata"), "resourceVersion"));
+}
+static const char *obj_pool(const json_t *o) {
+  return json_string_value(
+      json_object_get(json_object_get(json_object_get(o, "spec"), "pool"), "name"));
+}
+static bool ours(const nd_reconciler *rc, const json_t *o) {
+  const char *d = json_string_value(json_object_get(json_object_get(o, "spec"), "driver"));
+  return d != NULL && strcmp(d, rc->driver) == 0 && obj_name(o) != NULL && obj_pool(o) != NULL;
+}
+
+/* Resource versions are opaque, but integers in practice: compare them when they are. */
+static int rv_cmp(const char *a, const char *b) {
+  if (a == NULL || b == NULL)
+    return 0;
+  char *ea, *eb;
+  errno = 0;
+  unsigned long long x = strtoull(a, &ea, 10), y = strtoull(b, &eb, 10);
+  if (errno != 0 || *ea != '\0' || *eb != '\0')
+    return 0;
+  return x < y ? -1 : x > y;
+}
+
+/* Put a fresher object into the cache; true when the cache changed. */
+static bool cache_put(nd_reconciler *rc, json_t *obj) {
+  if (!ours(rc, obj))
+    return false;
+  const char *name = obj_name(obj);
+  json_t *old = json_object_get(rc->cache, name);
+  if (old != NULL && rv_cmp(obj_rv(obj), obj_rv(old)) < 0)
+    return false;
+  if (old != NULL && json_equal(old, obj))
+    return false;
+  json_object_set(rc->cache, name, obj);
+  rc->index_stale = true;
+  return true;
+}
+
+static bool cache_del(nd_reconciler *rc, const char *name, const char *rv) {
+  json_t *old = json_object_get(rc->cache, name);
+  if (old == NULL)
+    return false;
+  if (rv != NULL && rv_cmp(rv, obj_rv(old)) < 0)
+    return false; /* we already hold a newer incarnation */
+  json_object_del(rc->cache, name);
+  rc->index_stale = true;
+  return true;
+}
+
+static void rebuild_index(nd_reconciler *rc) {
+  if (!rc->index_stale)
+    return;
+  json_object_clear(rc->index);
+  const char *name;
+  json_t *obj;
+  json_object_foreach(rc->cache, name, obj) {
+    const char *pool = obj_pool(obj);
+    json_t *p = json_object_get(rc->index, pool);
+    if (p == NULL) {
+      p = json_object();
+      json_object_set_new(rc->index, pool, p);
+    }
+    size_t i;
+    json_t *d;
+    json_array_foreach(json_object_get(json_object_get(obj, "spec"), "devices"), i, d) {
+      const char *dn = json_string_value(json_object_get(d, "name"));
+      if (dn != NULL)
+        json_object_set(p, dn, d);
+    }
+  }
+  rc->index_stale = false;
+}
+
+const json_t *nd_reconciler_published_device(const nd_reconciler *rc, const char *pool,
+                                             const char *device) {
+  rebuild_index((nd_reconciler *)rc);
+  return json_object_get(json_object_get(rc->index, pool), device);
+}
+
+/* ---- triggers -------------------------------------------------------------------------- */
+
+static void reconcile(nd_reconciler *rc);
+
+void nd_reconciler_trigger(nd_reconciler *rc) {
+  rc->idle = false;
+  if (rc->in_flight) {
+    rc->pending = true;
+    return;
+  }
+  if (!nd_timer_armed(rc->debounce))
+    nd_timer_rearm(rc->debounce, rc->opts.debounce_ms, 0);
+}
+
+static void on_debounce(nd_loop *loop, nd_timer *t, void *data) { reconcile(data); }
+static void on_resync(nd_loop *loop, nd_timer *t, void *data) { nd_reconciler_trigger(data); }
+static void on_recheck(nd_loop *loop, nd_timer *t, void *data) { nd_reconciler_trigger(data); }
+
+/* ---- watch ----------------------------------------------------------------------------- */
+
+static void on_watch(nd_k8s_client *c, nd_watch_event ev, json_t *obj, void *data) {
+  nd_reconciler *rc = data;
+  bool changed = false;
+  rc->stats.watch_events++;
+  switch (ev) {
+  case ND_WATCH_SYNCED: {
+    /* a (re)list: the cache becomes exactly the list (keeping fresher objects we wrote) */
+    json_t *items = json_object_get(obj, "items");
+    json_t *seen = json_object();
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+      if (!ours(rc, it))
+        continue;
+      json_object_set_new(seen, obj_name(it), json_true());
+      changed |= cache_put(rc, it);
+    }
+    const char *name;
+    json_t *v;
+    void *tmp;
+    json_object_foreach_safe(rc->cache, tmp, name, v) {
+      if (json_object_get(seen, name) == NULL) {
+        json_object_del(rc->cache, name);
+        rc->index_stale = true;
+        changed = true;
+      }
+    }
+    json_decref(seen);
+    if (!rc->synced)
+      ND_LOG_INFO("reconciler", "slices_synced", ND_KV_I("slices", json_object_size(rc->cache)));
+    rc->synced = true;
+    changed = true;
+    break;
+  }
+  case ND_WATCH_ADDED:
+  case ND_WATCH_MODIFIED:
+    changed = cache_put(rc, obj);
+    break;
+  case ND_WATCH_DELETED:
+    if (obj_name(obj) != NULL && ours(rc, obj))
+      changed = cache_del(rc, obj_name(obj), obj_rv(obj));
+    break;
+  case ND_WATCH_BOOKMARK:
+    break;
+  }
+  if (changed && rc->active)
+    nd_reconciler_trigger(rc);
+}
+
+/* ---- writes ---------------------------------------------------------------------------- */
+
+static void run_next(nd_reconciler *rc);
+
+static void clear_queue(nd_reconciler *rc) {
+  for (size_t i = 0; i < rc->n_queue; i++) {
+    free(rc->queue[i].name);
+    json_decref(rc->queue[i].object);
+  }
+  free(rc->queue);
+  rc->queue = NULL;
+  rc->n_queue = rc->next_op = 0;
+}
+
+static const char *op_verb(nd_slice_op_kind k) {
+  return k == ND_SLICE_DELETE ? "delete" : k == ND_SLICE_UPDATE ? "update" : "create";
+}
+
+typedef struct {
+  nd_reconciler *rc;
+  char *name;
+} refetch_ctx;
+
+static void on_refetch(nd_k8s_client *c, nd_k8s_result *r, void *data) {
+  refetch_ctx *ctx = data;
+  nd_reconciler *rc = ctx->rc;
+  if (r->http_status == 200 && r->body != NULL)
+    cache_put(rc, r->body);
+  else if (r->http_status == 404)
+    cache_del(rc, ctx->name, NULL);
+  nd_k8s_result_clear(r);
+  free(ctx->name);
+  free(ctx);
+  rc->in_flight = false;
+  nd_reconciler_trigger(rc);
+}
+
+static void refetch(nd_reconciler *rc, const char *name) {
+  refetch_ctx *ctx = calloc(1, sizeof(*ctx));
+  if (ctx == NULL)
+    abort();
+  ctx->rc = rc;
+  ctx->name = strdup(name);
+  cleanup_free char *esc = nd_k8s_escape(name);
+  cleanup_free char *path = NULL;
+  if (asprintf(&path, "%s/%s", rc->collection, esc) < 0)
+    abort();
+  cleanup_error nd_error_t err = NULL;
+  rc->in_flight = true;
+  if (nd_k8s_request_async(rc->k8s, "GET", path, NULL, NULL, on_refetch, ctx, &err) < 0) {
+    ND_LOG_WARN("reconciler", "refetch_failed", ND_KV_S("slice", name),
+                ND_KV_S("error", nd_error_msg(err)));
+    rc->in_flight = false;
+    free(ctx->name);
+    free(ctx);
+    nd_reconciler_trigger(rc);
+  }
+}
+
+static void back_off(nd_reconciler *rc, int retry_after_s) {
+  uint64_t max = rc->opts.max_backoff_ms;
+  rc->backoff_ms = rc->backoff_ms == 0 ? 200 : rc->backoff_ms * 2;
+  if (rc->backoff_ms > max)
+    rc->backoff_ms = max;
+  uint64_t delay = rc->backoff_ms;
+  if (retry_after_s > 0 && (uint64_t)retry_after_s * 1000u > delay)
+    delay = (uint64_t)retry_after_s * 1000u;
+  /* jitter: +0..25 % */
+  delay += (uint64_t)(rand() % 256) * delay / 1024u;
+  ND_LOG_WARN("reconciler", "backoff", ND_KV_I("delay_ms", delay));
+  nd_timer_rearm(rc->debounce, delay, 0);
+}
+
+static void on_write_done(nd_k8s_client *c, nd_k8s_result *r, void *data) {
+  nd_reconciler *rc = data;
+  nd_slice_op *op = &rc->queue[rc->next_op];
+  long st = r->http_status;
+  rc->in_flight = false;
+  bool ok = (st >= 200 && st < 300) || (op->kind == ND_SLICE_DELETE && st == 404);
+  if (ok) {
+    rc->stats.writes_ok[op->kind]++;
+    rc->backoff_ms = 0;
+    if (op->kind == ND_SLICE_DELETE)
+      cache_del(rc, op->name, NULL);
+    else if (r->body != NULL)
+      cache_put(rc, r->body);
+    ND_LOG_INFO("reconciler", "slice_written", ND_KV_S("op", op_verb(op->kind)),
+                ND_KV_S("slice", op->name), ND_KV_I("status", st));
+    nd_k8s_result_clear(r);
+    rc->next_op++;
+    run_next(rc);
+    return;
+  }
+  ND_LOG_WARN("reconciler", "slice_write_failed", ND_KV_S("op", op_verb(op->kind)),
+              ND_KV_S("slice", op->name), ND_KV_I("status", st),
+              ND_KV_S("reason", r->reason ? r->reason : ""),
+              ND_KV_S("message", r->message ? r->message : ""));
+  if (st == 409 || (st == 404 && op->kind == ND_SLICE_UPDATE)) {
+    /* stale cache: refetch this slice, then reconcile on fresh state */
+    rc->stats.writes_conflict++;
+    cleanup_free char *name = strdup(op->name);
+    nd_k8s_result_clear(r);
+    clear_queue(rc);
+    refetch(rc, name);
+    return;
+  }
+  if (st == 0 || st == 429 || st >= 500) {
+    rc->stats.writes_retry++;
+    int ra = r->retry_after_s;
+    nd_k8s_result_clear(r);
+    clear_queue(rc);
+    back_off(rc, ra);
+    return;
+  }
+  /* any other 4xx: the object is wrong; go on with the rest, try again much later */
+  rc->stats.writes_invalid++;
+  rc->queue_failed = true;
+  nd_k8s_result_clear(r);
+  rc->next_op++;
+  run_next(rc);
+}
+
+static void run_next(nd_reconciler *rc) {
+  if (!rc->active) { /* lost leadership: stop writing */
+    clear_queue(rc);
+    return;
+  }
+  while (rc->next_op < rc->n_queue) {
+    nd_slice_op *op = &rc->queue[rc->next_op];
+    cleanup_free char *esc = nd_k8s_escape(op->name);
+    cleanup_free char *path = NULL;
+    cleanup_json json_t *body = NULL;
+    const char *method;
+    if (op->kind == ND_SLICE_CREATE) {
+      method = "POST";
+      path = strdup(rc->collection);
+      body = json_incref(op->object);
+    } else {
+      method = op->kind == ND_SLICE_UPDATE ? "PUT" : "DELETE";
+      if (asprintf(&path, "%s/%s", rc->collection, esc) < 0)
+        abort();
+      if (op->kind == ND_SLICE_UPDATE) {
+        body = json_incref(op->object);
+      } else {
+        json_t *meta = json_object_get(op->object, "metadata");
+        body = json_pack("{s:s, s:s, s:{s:O, s:O}}", "apiVersion", "v1", "kind", "DeleteOptions",
+                         "preconditions", "uid", json_object_get(meta, "uid"),
+                         "resourceVersion", json_object_get(meta, "resourceVersion"));
+        if (body == NULL) /* no uid/rv known: unconditional delete */
+          body = json_pack("{s:s, s:s}", "apiVersion", "v1", "kind", "DeleteOptions");
+      }
+    }
+    if (path == NULL)
+      abort();
+    cleanup_error nd_error_t err = NULL;
+    rc->in_flight = true;
+    if (nd_k8s_request_async(rc->k8s, method, path, body, NULL, on_write_done, rc, &err) == 0)
+      return;
+    rc->in_flight = false;
+    ND_LOG_WARN("reconciler", "request_failed", ND_KV_S("slice", op->name),
+                ND_KV_S("error", nd_error_msg(err)));
+    clear_queue(rc);
+    back_off(rc, 0);
+    return;
+  }
+  /* queue done */
+  clear_queue(rc);
+  if (rc->queue_failed) {
+    rc->queue_failed = false;
+    nd_timer_rearm(rc->debounce, rc->opts.max_backoff_ms, 0);
+    return;
+  }
+  if (rc->pending) {
+    rc->pending = false;
+    nd_reconciler_trigger(rc);
+    return;
+  }
+  rc->idle = true;
+}
+
+/* ---- reconcile ------------------------------------------------------------------------- */
+
+static int cmp_name(const void *a, const void *b) {
+  return strcmp(obj_name(*(json_t *const *)a), obj_name(*(json_t *const *)b));
+}
+
+static void append_sync(nd_reconciler *rc, nd_pool_sync *s) {
+  if (s->n_ops == 0)
+    return;
+  nd_slice_op *q = realloc(rc->queue, (rc->n_queue + s->n_ops) * sizeof(*q));
+  if (q == NULL)
+    abort();
+  rc->queue = q;
+  memcpy(rc->queue + rc->n_queue, s->ops, s->n_ops * sizeof(*q));
+  rc->n_queue += s->n_ops;
+  free(s->ops);
+  s->ops = NULL;
+  s->n_ops = 0;
+}
+
+static size_t pool_slices(nd_reconciler *rc, const char *pool, json_t ***out) {
+  size_t n = 0;
+  const char *name;
+  json_t *obj;
+  json_object_foreach(rc->cache, name, obj) n += strcmp(obj_pool(obj), pool) == 0;
+  json_t **arr = calloc(n + 1, sizeof(*arr));
+  if (arr == NULL)
+    abort();
+  n = 0;
+  json_object_foreach(rc->cache, name, obj) {
+    if (strcmp(obj_pool(obj), pool) == 0)
+      arr[n++] = obj;
+  }
+  qsort(arr, n, sizeof(*arr), cmp_name);
+  *out = arr;
+  return n;
+}
+
+static void reconcile(nd_reconciler *rc) {
+  if (!rc->active || !rc->synced)
+    return;
+  if (rc->in_flight) {
+    rc->pending = true;
+    return;
+  }
+  rc->stats.reconciles++;
+  rc->pending = false;
+  nd_planned_pool *pools = NULL;
+  size_t n_pools = 0;
+  uint64_t recheck = 0;
+  cleanup_error nd_error_t err = NULL;
+  if (rc->plan(rc, &pools, &n_pools, &recheck, rc->plan_data, &err) < 0) {
+    ND_LOG_WARN("reconciler", "plan_failed", ND_KV_S("error", nd_error_msg(err)));
+    back_off(rc, 0);
+    return;
+  }
+  clear_queue(rc);
+  json_t *planned = json_object();
+  for (size_t i = 0; i < n_pools; i++) {
+    json_object_set_new(planned, pools[i].pool, json_true());
+    json_t **existing = NULL;
+    size_t n_existing = pool_slices(rc, pools[i].pool, &existing);
+    nd_pool_sync s;
+    nd_pool_sync_compute(&pools[i], existing, n_existing, rc->api_version, rc->opts.always_bump,
+                         &s);
+    if (s.n_ops > 0)
+      ND_LOG_INFO("reconciler", "pool_changed", ND_KV_S("pool", pools[i].pool),
+                  ND_KV_I("generation", s.generation), ND_KV_I("writes", s.n_ops));
+    append_sync(rc, &s);
+    nd_pool_sync_clear(&s);
+    free(existing);
+    nd_planned_pool_clear(&pools[i]);
+  }
+  free(pools);
+  /* pools that are no longer planned: delete all of their slices */
+  json_t *gone = json_object();
+  const char *name;
+  json_t *obj;
+  json_object_foreach(rc->cache, name, obj) {
+    if (json_object_get(planned, obj_pool(obj)) == NULL)
+      json_object_set_new(gone, obj_pool(obj), json_true());
+  }
+  const char *pool;
+  json_t *v;
+  json_object_foreach(gone, pool, v) {
+    json_t **existing = NULL;
+    size_t n_existing = pool_slices(rc, pool, &existing);
+    nd_pool_sync s;
+    nd_pool_sync_compute(NULL, existing, n_existing, rc->api_version, false, &s);
+    ND_LOG_INFO("reconciler", "pool_removed", ND_KV_S("pool", pool), ND_KV_I("writes", s.n_ops));
+    append_sync(rc, &s);
+    nd_pool_sync_clear(&s);
+    free(existing);
+  }
+  json_decref(gone);
+  json_decref(planned);
+  /* deletes of every pool first, then updates, then creates (stable within a kind) */
+  nd_slice_op *sorted = calloc(rc->n_queue + 1, sizeof(*sorted));
+  if (sorted == NULL)
+    abort();
+  size_t k = 0;
+  for (int kind = ND_SLICE_DELETE; kind <= ND_SLICE_CREATE; kind++)
+    for (size_t i = 0; i < rc->n_queue; i++)
+      if ((int)rc->queue[i].kind == kind)
+        sorted[k++] = rc->queue[i];
+  free(rc->queue);
+  rc->queue = sorted;
+
+  if (recheck != 0) {
+    uint64_t now = nd_wall_ms();
+    nd_timer_rearm(rc->recheck, recheck > now ? recheck - now + 10 : 10, 0);
+  }
+  rc->next_op = 0;
+  run_next(rc);
+}
+
+/* ---- lifecycle ------------------------------------------------------------------------- */
+
+nd_reconciler *nd_reconciler_new(nd_loop *loop, nd_k8s_client *k8s,
+                                 const nd_reconciler_options *opts, nd_plan_fn plan, void *data,
+                                 nd_error_t *err) {
+  nd_reconciler *rc = calloc(1, sizeof(*rc));
+  if (rc == NULL)
+    abort();
+  rc->loop = loop;
+  rc->k8s = k8s;
+  rc->opts = *opts;
+  if (rc->opts.debounce_ms == 0)
+    rc->opts.debounce_ms = 100;
+  if (rc->opts.resync_ms == 0)
+    rc->opts.resync_ms = 60000;
+  if (rc->opts.max_backoff_ms == 0)
+    rc->opts.max_backoff_ms = 30000;
+  rc->driver = strdup(opts->driver);
+  rc->api_version = strdup(opts->api_version ? opts->api_version : "v1");
+  if (asprintf(&rc->collection, "/apis/resource.k8s.io/%s/resourceslices", rc->api_version) < 0)
+    abort();
+  rc->opts.driver = rc->driver;
+  rc->opts.api_version = rc->api_version;
+  rc->plan = plan;
+  rc->plan_data = data;
+  rc->cache = json_object();
+  rc->index = json_object();
+  rc->debounce = nd_loop_add_timer(loop, 0, 0, on_debounce, rc, err);
+  rc->resync = nd_loop_add_timer(loop, rc->opts.resync_ms, rc->opts.resync_ms, on_resync, rc, err);
+  rc->recheck = nd_loop_add_timer(loop, 0, 0, on_recheck, rc, err);
+  if (rc->debounce == NULL || rc->resync == NULL || rc->recheck == NULL) {
+    nd_reconciler_free(rc);
+    return NULL;
+  }
+  nd_timer_disarm(rc->debounce);
+  nd_timer_disarm(rc->recheck);
+  return rc;
+}
+
+int nd_reconciler_start(nd_reconciler *rc, nd_error_t *err) {
+  cleanup_free char *drv = nd_k8s_escape(rc->driver);
+  cleanup_free char *query = NULL;
+  if (asprintf(&query, "fieldSelector=spec.driver%%3D%s", drv) < 0)
+    abort();
+  rc->watch = nd_k8s_watch_start(rc->k8s, rc->collection, query, on_watch, rc, err);
+  if (rc->watch == NULL)
+    return nd_error_wrap(err, "watching %s", rc->collection);
+  return 0;
+}
+
+void nd_reconciler_set_active(nd_reconciler *rc, bool active) {
+  if (rc->active == active)
+    return;
+  rc->active = active;
+  if (active) {
+    rc->backoff_ms = 0;
+    nd_reconciler_trigger(rc);
+  } else {
+    nd_timer_disarm(rc->debounce);
+  }
+}
+
+bool nd_reconciler_synced(const nd_reconciler *rc) { return rc->synced; }
+bool nd_reconciler_idle(const nd_reconciler *rc) { return rc->idle && !rc->in_flight; }
+const nd_reconciler_stats *nd_reconciler_get_stats(const nd_reconciler *rc) { return &rc->stats; }
+size_t nd_reconciler_slice_count(const nd_reconciler *rc) { return json_object_size(rc->cache); }
+
+void nd_reconciler_stop(nd_reconciler *rc) {
+  rc->active = false;
+  if (rc->watch != NULL)
+    nd_k8s_watch_stop(rc->watch);
+  rc->watch = NULL;
+}
+
+void nd_reconciler_free(nd_reconciler *rc) {
+  if (rc == NULL)
+    return;
+  nd_reconciler_stop(rc);
+  if (rc->debounce)
+    nd_loop_del_timer(rc->loop, rc->debounce);
+  if (rc->resync)
+    nd_loop_del_timer(rc->loop, rc->resync);
+  if (rc->recheck)
+    nd_loop_del_timer(rc->loop, rc->recheck);
+  clear_queue(rc);
+  json_decref(rc->cache);
+  json_decref(rc->index);
+  free(rc->driver);
+  free(rc->api_version);
+  free(rc->collection);
+  free(rc);
+}

@@ -1,0 +1,70 @@
+/* slice_reconciler.h: keeps the API server's ResourceSlices of our driver equal to the plan.
+ *
+ * It watches the driver's slices (fieldSelector spec.driver=<driver>) all the time, leader or
+ * not, so that a new leader starts from a warm cache. When active (leading) and synced, it asks
+ * its planner callback for the desired pools, computes the writes per pool (pool_sync.h) and
+ * runs them one at a time: deletes, then updates, then creates. A burst of triggers is
+ * coalesced into one reconcile after a short debounce. 409 refetches the slice and
+ * reconciles again; 429/5xx/transport errors back off (Retry-After honoured); a change made by
+ * someone else arrives through the watch and is put back by the next reconcile. */
+#ifndef NETDRA_CONTROLLER_SLICE_RECONCILER_H
+#define NETDRA_CONTROLLER_SLICE_RECONCILER_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "evloop.h"
+#include "k8s_client.h"
+#include "slice_planner.h"
+
+typedef struct nd_reconciler nd_reconciler;
+
+/* Produce the desired pools. *recheck_wall_ms may be set to a wall-clock time when the plan
+ * changes by itself (hysteresis end); 0 = none. Return -1 with err to skip this round. */
+typedef int (*nd_plan_fn)(nd_reconciler *rc, nd_planned_pool **pools, size_t *n_pools,
+                          uint64_t *recheck_wall_ms, void *data, nd_error_t *err);
+
+typedef struct {
+  const char *driver;
+  const char *api_version; /* "v1" or "v1beta2" */
+  bool always_bump;        /* bump the pool generation on every change */
+  uint64_t debounce_ms;    /* 0: 100 */
+  uint64_t resync_ms;      /* 0: 60000; periodic level-triggered reconcile */
+  uint64_t max_backoff_ms; /* 0: 30000 */
+} nd_reconciler_options;
+
+typedef struct {
+  uint64_t reconciles;
+  uint64_t writes_ok[3];    /* by nd_slice_op_kind */
+  uint64_t writes_conflict; /* 409 */
+  uint64_t writes_retry;    /* 429, 5xx, transport */
+  uint64_t writes_invalid;  /* other 4xx */
+  uint64_t watch_events;
+} nd_reconciler_stats;
+
+nd_reconciler *nd_reconciler_new(nd_loop *loop, nd_k8s_client *k8s,
+                                 const nd_reconciler_options *opts, nd_plan_fn plan, void *data,
+                                 nd_error_t *err);
+/* Stop the watch and all writes (before freeing the REST client, which ends requests). */
+void nd_reconciler_stop(nd_reconciler *rc);
+void nd_reconciler_free(nd_reconciler *rc);
+
+/* Start watching our slices. */
+int nd_reconciler_start(nd_reconciler *rc, nd_error_t *err);
+/* Writes are made only while active (the leader). Becoming active triggers a reconcile. */
+void nd_reconciler_set_active(nd_reconciler *rc, bool active);
+/* Ask for a reconcile (debounced). */
+void nd_reconciler_trigger(nd_reconciler *rc);
+
+bool nd_reconciler_synced(const nd_reconciler *rc);
+/* true when the last reconcile left nothing to write and no write is in flight. */
+bool nd_reconciler_idle(const nd_reconciler *rc);
+const nd_reconciler_stats *nd_reconciler_get_stats(const nd_reconciler *rc);
+size_t nd_reconciler_slice_count(const nd_reconciler *rc);
+
+/* The published device object of pool/name, or NULL (used to adopt published taints). */
+const json_t *nd_reconciler_published_device(const nd_reconciler *rc, const char *pool,
+                                             const char *device);
+
+#endif

@@ -1,0 +1,337 @@
+/* test_reconciler.c: the slice reconciler and leader election against the in-memory API
+ * server of fake_k8s.c: first publish, restart without writes, put-back after someone else's
+ * delete or edit, convergence under injected 409/429/500, pool removal, failover and release
+ * of the Lease. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cleanup.h"
+#include "fake_k8s.h"
+#include "leader_election.h"
+#include "pool_sync.h"
+#include "slice_reconciler.h"
+
+#define SLICES "/apis/resource.k8s.io/v1/resourceslices"
+#define LEASES "/apis/coordination.k8s.io/v1/namespaces/netdra/leases"
+
+typedef struct {
+  nd_device devs[300];
+  const nd_device *ptrs[300];
+  char names[300][16];
+  size_t n;
+  bool pool_gone;
+} world;
+
+static const nd_planner_options popts = {.driver = "netdra.dev"};
+
+static void world_fill(world *w, size_t n) {
+  memset(w, 0, sizeof(*w));
+  w->n = n;
+  for (size_t i = 0; i < n; i++) {
+    snprintf(w->names[i], sizeof(w->names[i]), "dev-%03zu", i);
+    nd_device *d = &w->devs[i];
+    d->source = "static";
+    d->pool = "lab";
+    d->id = d->name = w->names[i];
+    d->type = "camera";
+    d->model = "m1";
+    d->all_nodes = true;
+    w->ptrs[i] = d;
+  }
+}
+
+static int plan_cb(nd_reconciler *rc, nd_planned_pool **pools, size_t *n, uint64_t *recheck,
+                   void *data, nd_error_t *err) {
+  world *w = data;
+  *pools = calloc(1, sizeof(**pools));
+  *n = 0;
+  if (w->pool_gone)
+    return 0;
+  *n = 1;
+  return nd_plan_pool(&popts, "lab", w->ptrs, NULL, w->n, &(*pools)[0], err);
+}
+
+static const nd_reconciler_options ropts = {
+    .driver = "netdra.dev", .api_version = "v1", .debounce_ms = 10, .max_backoff_ms = 400};
+
+/* Run the loop until cond holds (checked every iteration) or max_ms passed. */
+typedef bool (*cond_fn)(void *);
+static bool run_until(nd_loop *loop, cond_fn cond, void *arg, uint64_t max_ms) {
+  uint64_t end = nd_now_ms() + max_ms;
+  while (nd_now_ms() < end) {
+    if (cond != NULL && cond(arg))
+      return true;
+    nd_error_t err = NULL;
+    assert_int_equal(nd_loop_run_once(loop, 10, &err), 0);
+  }
+  return cond != NULL && cond(arg);
+}
+
+static bool idle(void *rc) {
+  return nd_reconciler_synced(rc) && nd_reconciler_idle(rc);
+}
+
+typedef struct {
+  nd_reconciler *rc;
+  fake_store *store;
+  size_t want_slices;
+} settle_arg;
+
+static bool settled(void *p) {
+  settle_arg *a = p;
+  return idle(a->rc) && fake_store_count(a->store, SLICES) == a->want_slices;
+}
+
+static json_t *slice(fake_store *s, int i) {
+  char path[128];
+  snprintf(path, sizeof(path), SLICES "/netdra.dev-lab-%d", i);
+  return fake_store_get(s, path);
+}
+
+static const char *model_of(fake_store *s, int slice_i, size_t dev_i) {
+  json_t *d = json_array_get(json_object_get(json_object_get(slice(s, slice_i), "spec"), "devices"),
+                             dev_i);
+  return json_string_value(
+      json_object_get(json_object_get(json_object_get(d, "attributes"), "model"), "string"));
+}
+
+static void test_reconcile_lifecycle(void **state) {
+  fake_store *store = fake_store_new();
+  nd_error_t err = NULL;
+  nd_loop *loop = nd_loop_new(&err);
+  nd_k8s_client *k8s = nd_k8s_client_new(loop, NULL, &err);
+  world *w = calloc(1, sizeof(*w));
+  world_fill(w, 300);
+
+  nd_reconciler *rc = nd_reconciler_new(loop, k8s, &ropts, plan_cb, w, &err);
+  assert_non_null(rc);
+  assert_int_equal(nd_reconciler_start(rc, &err), 0);
+  nd_reconciler_set_active(rc, true);
+  settle_arg a = {rc, store, 3};
+  assert_true(run_until(loop, settled, &a, 3000));
+  assert_int_equal(fake_store_writes(store, "/resourceslices"), 3);
+
+  /* restart: a new reconciler adopts the slices, zero writes, also over a quiet interval */
+  nd_reconciler_stop(rc);
+  nd_reconciler_free(rc);
+  fake_store_clear_log(store);
+  rc = nd_reconciler_new(loop, k8s, &ropts, plan_cb, w, &err);
+  assert_int_equal(nd_reconciler_start(rc, &err), 0);
+  nd_reconciler_set_active(rc, true);
+  a.rc = rc;
+  assert_true(run_until(loop, settled, &a, 3000));
+  run_until(loop, NULL, NULL, 300);
+  assert_int_equal(fake_store_writes(store, "/resourceslices"), 0);
+
+  /* someone deletes a slice: it is put back */
+  fake_store_delete(store, SLICES "/netdra.dev-lab-1");
+  assert_int_equal(fake_store_count(store, SLICES), 2);
+  run_until(loop, NULL, NULL, 50);
+  assert_true(run_until(loop, settled, &a, 3000));
+  assert_non_null(slice(store, 1));
+
+  /* someone empties a slice: it is put back with one write */
+  fake_store_clear_log(store);
+  json_t *edited = json_deep_copy(slice(store, 0));
+  json_object_set_new(json_object_get(edited, "spec"), "devices", json_array());
+  fake_store_put(store, SLICES "/netdra.dev-lab-0", edited);
+  json_decref(edited);
+  run_until(loop, NULL, NULL, 50);
+  assert_true(run_until(loop, settled, &a, 3000));
+  assert_int_equal(json_array_size(json_object_get(json_object_get(slice(store, 0), "spec"),
+                                                   "devices")),
+                   128);
+  assert_int_equal(fake_store_writes(store, "/resourceslices"), 1);
+
+  /* a change while the API answers 500, 500, then 409: converges */
+  fake_store_fault(store, "PUT", "/resourceslices", 500, 2);
+  fake_store_fault(store, "PUT", "/resourceslices", 409, 1);
+  w->devs[200].model = "m2";
+  nd_reconciler_trigger(rc);
+  run_until(loop, NULL, NULL, 20);
+  assert_true(run_until(loop, settled, &a, 5000));
+  assert_string_equal(model_of(store, 1, 200 - 128), "m2");
+  assert_true(nd_reconciler_get_stats(rc)->writes_retry >= 2);
+  assert_true(nd_reconciler_get_stats(rc)->writes_conflict >= 1);
+
+  /* growth under 429 on create: new slice after back-off, generation bumped everywhere */
+  world_fill(w, 300);
+  w->n = 300;
+  fake_store_fault(store, "POST", "/resourceslices", 429, 1);
+  w->devs[0].model = "m3";
+  w->devs[1].model = "m3";
+  nd_reconciler_trigger(rc);
+  run_until(loop, NULL, NULL, 20);
+  assert_true(run_until(loop, settled, &a, 5000));
+  int64_t g0 = json_integer_value(json_object_get(
+      json_object_get(json_object_get(slice(store, 0), "spec"), "pool"), "generation"));
+  for (int i = 1; i < 3; i++)
+    assert_int_equal(json_integer_value(json_object_get(
+                         json_object_get(json_object_get(slice(store, i), "spec"), "pool"),
+                         "generation")),
+                     g0);
+
+  /* the pool goes away: every slice deleted */
+  w->pool_gone = true;
+  nd_reconciler_trigger(rc);
+  a.want_slices = 0;
+  run_until(loop, NULL, NULL, 20);
+  assert_true(run_until(loop, settled, &a, 3000));
+
+  nd_reconciler_stop(rc);
+  nd_reconciler_free(rc);
+  run_until(loop, NULL, NULL, 20);
+  nd_k8s_client_free(k8s);
+  nd_loop_free(loop);
+  fake_store_free(store);
+  free(w);
+}
+
+/* A follower keeps a warm cache; when it becomes active it writes nothing. */
+static void test_follower_takeover_no_writes(void **state) {
+  fake_store *store = fake_store_new();
+  nd_error_t err = NULL;
+  nd_loop *loop = nd_loop_new(&err);
+  nd_k8s_client *ka = nd_k8s_client_new(loop, NULL, &err);
+  nd_k8s_client *kb = nd_k8s_client_new(loop, NULL, &err);
+  world *w = calloc(1, sizeof(*w));
+  world_fill(w, 200);
+  nd_reconciler *a = nd_reconciler_new(loop, ka, &ropts, plan_cb, w, &err);
+  nd_reconciler *b = nd_reconciler_new(loop, kb, &ropts, plan_cb, w, &err);
+  assert_int_equal(nd_reconciler_start(a, &err), 0);
+  assert_int_equal(nd_reconciler_start(b, &err), 0);
+  nd_reconciler_set_active(a, true);
+  settle_arg sa = {a, store, 2};
+  assert_true(run_until(loop, settled, &sa, 3000));
+  assert_int_equal(fake_store_writes(store, "/resourceslices"), 2);
+  /* the follower never wrote */
+  assert_int_equal(nd_reconciler_get_stats(b)->writes_ok[ND_SLICE_CREATE], 0);
+  fake_store_clear_log(store);
+  nd_reconciler_set_active(a, false);
+  nd_reconciler_set_active(b, true);
+  settle_arg sb = {b, store, 2};
+  run_until(loop, NULL, NULL, 50);
+  assert_true(run_until(loop, settled, &sb, 3000));
+  assert_int_equal(fake_store_writes(store, "/resourceslices"), 0);
+  nd_reconciler_stop(a);
+  nd_reconciler_stop(b);
+  nd_reconciler_free(a);
+  nd_reconciler_free(b);
+  run_until(loop, NULL, NULL, 20);
+  nd_loop_free(loop);
+  fake_store_free(store);
+  free(w);
+}
+
+/* ---- leader election ------------------------------------------------------------------- */
+
+typedef struct {
+  nd_leader_election *le[3];
+} cands;
+
+static int n_leading(cands *c) {
+  int n = 0;
+  for (int i = 0; i < 3; i++)
+    n += c->le[i] != NULL && nd_leader_election_leading(c->le[i]);
+  return n;
+}
+
+static bool one_leads(void *p) { return n_leading(p) == 1; }
+static bool le_leads(void *p) { return nd_leader_election_leading(p); }
+static bool flag_set(void *p) { return *(bool *)p; }
+static void set_flag(nd_loop *loop, void *data) { *(bool *)data = true; }
+
+static nd_leader_election *candidate(nd_loop *loop, const char *id, nd_k8s_client **k8s) {
+  nd_error_t err = NULL;
+  *k8s = nd_k8s_client_new(loop, NULL, &err);
+  nd_leader_options o = {.namespace_ = "netdra",
+                         .lease_name = "netdra-controller",
+                         .identity = id,
+                         .lease_ms = 1000,
+                         .renew_deadline_ms = 700,
+                         .retry_ms = 100};
+  nd_leader_election *le = nd_leader_election_new(loop, *k8s, &o, NULL, NULL, &err);
+  assert_non_null(le);
+  assert_int_equal(nd_leader_election_start(le, &err), 0);
+  return le;
+}
+
+static void test_leader_election(void **state) {
+  fake_store *store = fake_store_new();
+  nd_error_t err = NULL;
+  nd_loop *loop = nd_loop_new(&err);
+  nd_k8s_client *k[3];
+  cands c = {0};
+  c.le[0] = candidate(loop, "a", &k[0]);
+  c.le[1] = candidate(loop, "b", &k[1]);
+  assert_true(run_until(loop, one_leads, &c, 2000));
+  run_until(loop, NULL, NULL, 700); /* several renewals: still exactly one */
+  assert_int_equal(n_leading(&c), 1);
+  int leader = nd_leader_election_leading(c.le[0]) ? 0 : 1, follower = 1 - leader;
+  json_t *lease = fake_store_get(store, LEASES "/netdra-controller");
+  assert_non_null(lease);
+  json_t *spec = json_object_get(lease, "spec");
+  assert_string_equal(json_string_value(json_object_get(spec, "holderIdentity")),
+                      leader == 0 ? "a" : "b");
+  const char *renew = json_string_value(json_object_get(spec, "renewTime"));
+  assert_int_equal(strlen(renew), 27); /* 2006-01-02T15:04:05.000000Z */
+  assert_int_equal(renew[19], '.');
+  assert_int_equal(renew[26], 'Z');
+  json_int_t trans0 = json_integer_value(json_object_get(spec, "leaseTransitions"));
+
+  /* kill -9 of the leader: the follower takes over within lease + retry (+ jitter) */
+  fake_client_kill(k[leader]);
+  nd_leader_election_free(c.le[leader]);
+  c.le[leader] = NULL;
+  uint64_t t0 = nd_now_ms();
+  assert_true(run_until(loop, le_leads, c.le[follower], 2000));
+  uint64_t took = nd_now_ms() - t0;
+  printf("takeover after %llu ms\n", (unsigned long long)took);
+  assert_true(took <= 1000 + 2 * 120 + 100);
+  spec = json_object_get(fake_store_get(store, LEASES "/netdra-controller"), "spec");
+  assert_int_equal(json_integer_value(json_object_get(spec, "leaseTransitions")), trans0 + 1);
+
+  /* a third candidate waits; SIGTERM release of the leader hands over fast */
+  c.le[2] = candidate(loop, "c", &k[2]);
+  run_until(loop, NULL, NULL, 300);
+  assert_false(nd_leader_election_leading(c.le[2]));
+  bool released = false;
+  nd_leader_election_release(c.le[follower], set_flag, &released);
+  assert_true(run_until(loop, flag_set, &released, 1000));
+  assert_false(nd_leader_election_leading(c.le[follower]));
+  t0 = nd_now_ms();
+  assert_true(run_until(loop, le_leads, c.le[2], 2000));
+  assert_true(nd_now_ms() - t0 < 500); /* well under the 1 s lease */
+
+  /* bad timings are refused */
+  nd_leader_options bad = {.namespace_ = "n", .lease_name = "l", .identity = "x",
+                           .lease_ms = 1000, .renew_deadline_ms = 1000, .retry_ms = 100};
+  nd_k8s_client *kb = nd_k8s_client_new(loop, NULL, &err);
+  assert_null(nd_leader_election_new(loop, kb, &bad, NULL, NULL, &err));
+  assert_non_null(strstr(nd_error_msg(err), "renewDeadline"));
+  nd_error_release(&err);
+
+  for (int i = 0; i < 3; i++)
+    if (c.le[i] != NULL) {
+      fake_client_kill(k[i]);
+      nd_leader_election_free(c.le[i]);
+    }
+  run_until(loop, NULL, NULL, 20);
+  nd_loop_free(loop);
+  fake_store_free(store);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_reconcile_lifecycle),
+      cmocka_unit_test(test_follower_takeover_no_writes),
+      cmocka_unit_test(test_leader_election),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

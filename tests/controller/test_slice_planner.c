@@ -1,0 +1,487 @@
+/* test_slice_planner.c: unit tests of the slice planner and the pool-sync (generation) rules
+ * with hand-built devices. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "cleanup.h"
+#include "health_taints.h"
+#include "pool_sync.h"
+#include "slice_planner.h"
+
+#define MAXDEV 400
+
+typedef struct {
+  nd_device devs[MAXDEV];
+  const nd_device *ptrs[MAXDEV];
+  char names[MAXDEV][32];
+  nd_device_taint taints[MAXDEV];
+  size_t n;
+} fixture;
+
+static nd_node_requirement zone_a_req = {
+    .key = "topology.kubernetes.io/zone", .op = "In", .values = (char *[]){"zone-a"}, .n_values = 1};
+static nd_node_requirement zone_b_req = {
+    .key = "topology.kubernetes.io/zone", .op = "In", .values = (char *[]){"zone-b"}, .n_values = 1};
+
+static void fill(fixture *f, size_t n, const char *pool) {
+  memset(f, 0, sizeof(*f));
+  f->n = n;
+  for (size_t i = 0; i < n; i++) {
+    snprintf(f->names[i], sizeof(f->names[i]), "cam-%04zu", i);
+    nd_device *d = &f->devs[i];
+    d->source = "static";
+    d->pool = (char *)pool;
+    d->id = f->names[i];
+    d->name = f->names[i];
+    d->type = "camera";
+    d->vendor = "acme";
+    d->model = "x1";
+    d->endpoint = "rtsp://10.0.0.1/stream";
+    d->all_nodes = true;
+    f->ptrs[i] = d;
+  }
+}
+
+static const nd_planner_options opts = {.driver = "netdra.dev"};
+
+static void plan(fixture *f, const char *pool, nd_planned_pool *out) {
+  nd_error_t err = NULL;
+  assert_int_equal(nd_plan_pool(&opts, pool, f->ptrs, f->taints, f->n, out, &err), 0);
+  assert_null(err);
+}
+
+static size_t slice_devices(const nd_planned_pool *p, size_t s) {
+  return json_array_size(json_object_get(p->slices[s].spec, "devices"));
+}
+
+static void test_split_300(void **state) {
+  fixture *f = calloc(1, sizeof(*f));
+  fill(f, 300, "lab");
+  nd_planned_pool p;
+  plan(f, "lab", &p);
+  assert_int_equal(p.n_slices, 3);
+  assert_int_equal(slice_devices(&p, 0), 128);
+  assert_int_equal(slice_devices(&p, 1), 128);
+  assert_int_equal(slice_devices(&p, 2), 44);
+  for (size_t s = 0; s < 3; s++) {
+    json_t *spec = p.slices[s].spec;
+    assert_int_equal(json_integer_value(json_object_get(json_object_get(spec, "pool"),
+                                                        "resourceSliceCount")),
+                     3);
+    assert_true(json_is_true(json_object_get(spec, "allNodes")));
+    assert_null(json_object_get(spec, "nodeSelector"));
+    char want[64];
+    snprintf(want, sizeof(want), "netdra.dev-lab-%zu", s);
+    assert_string_equal(p.slices[s].name, want);
+  }
+  /* the first device of slice 1 is device 128 */
+  json_t *d = json_array_get(json_object_get(p.slices[1].spec, "devices"), 0);
+  assert_string_equal(json_string_value(json_object_get(d, "name")), "cam-0128");
+  nd_planned_pool_clear(&p);
+  free(f);
+}
+
+static void test_taint_limit_64(void **state) {
+  fixture *f = calloc(1, sizeof(*f));
+  fill(f, 300, "lab");
+  f->taints[7].tainted = true;
+  f->taints[7].since_wall_ms = 1764000000000ull;
+  nd_planned_pool p;
+  plan(f, "lab", &p);
+  assert_int_equal(p.n_slices, 5);
+  for (size_t s = 0; s < 5; s++)
+    assert_true(slice_devices(&p, s) <= 64);
+  json_t *d = json_array_get(json_object_get(p.slices[0].spec, "devices"), 7);
+  json_t *t = json_array_get(json_object_get(d, "taints"), 0);
+  assert_non_null(t);
+  assert_string_equal(json_string_value(json_object_get(t, "key")), "netdra.dev/unreachable");
+  assert_string_equal(json_string_value(json_object_get(t, "value")), "true");
+  assert_string_equal(json_string_value(json_object_get(t, "effect")), "NoSchedule");
+  assert_string_equal(json_string_value(json_object_get(t, "timeAdded")), "2025-11-24T16:00:00Z");
+  /* untainted devices carry no taints */
+  assert_null(json_object_get(json_array_get(json_object_get(p.slices[0].spec, "devices"), 6),
+                              "taints"));
+  nd_planned_pool_clear(&p);
+  free(f);
+}
+
+static void test_node_selection(void **state) {
+  fixture *f = calloc(1, sizeof(*f));
+  nd_planned_pool p;
+  /* all agree on one requirement -> one nodeSelector term */
+  fill(f, 3, "rack1");
+  for (size_t i = 0; i < 3; i++) {
+    f->devs[i].all_nodes = false;
+    f->devs[i].node_reqs = &zone_a_req;
+    f->devs[i].n_node_reqs = 1;
+  }
+  plan(f, "rack1", &p);
+  json_t *spec = p.slices[0].spec;
+  assert_null(json_object_get(spec, "allNodes"));
+  assert_null(json_object_get(spec, "perDeviceNodeSelection"));
+  json_t *terms = json_object_get(json_object_get(spec, "nodeSelector"), "nodeSelectorTerms");
+  assert_int_equal(json_array_size(terms), 1);
+  json_t *expr = json_array_get(json_object_get(json_array_get(terms, 0), "matchExpressions"), 0);
+  assert_string_equal(json_string_value(json_object_get(expr, "key")),
+                      "topology.kubernetes.io/zone");
+  assert_string_equal(json_string_value(json_object_get(expr, "operator")), "In");
+  assert_string_equal(json_string_value(json_array_get(json_object_get(expr, "values"), 0)),
+                      "zone-a");
+  assert_null(json_object_get(json_array_get(json_object_get(spec, "devices"), 0), "nodeSelector"));
+  nd_planned_pool_clear(&p);
+
+  /* they differ -> perDeviceNodeSelection, each device its own */
+  f->devs[1].node_reqs = &zone_b_req;
+  f->devs[2].all_nodes = true;
+  f->devs[2].node_reqs = NULL;
+  f->devs[2].n_node_reqs = 0;
+  plan(f, "rack1", &p);
+  spec = p.slices[0].spec;
+  assert_true(json_is_true(json_object_get(spec, "perDeviceNodeSelection")));
+  assert_null(json_object_get(spec, "allNodes"));
+  assert_null(json_object_get(spec, "nodeSelector"));
+  json_t *devs = json_object_get(spec, "devices");
+  assert_non_null(json_object_get(json_array_get(devs, 0), "nodeSelector"));
+  assert_non_null(json_object_get(json_array_get(devs, 1), "nodeSelector"));
+  assert_true(json_is_true(json_object_get(json_array_get(devs, 2), "allNodes")));
+  nd_planned_pool_clear(&p);
+
+  /* all allNodes -> allNodes */
+  fill(f, 2, "rack1");
+  plan(f, "rack1", &p);
+  assert_true(json_is_true(json_object_get(p.slices[0].spec, "allNodes")));
+  nd_planned_pool_clear(&p);
+  free(f);
+}
+
+static void test_empty_pool(void **state) {
+  fixture *f = calloc(1, sizeof(*f));
+  fill(f, 0, "empty");
+  nd_planned_pool p;
+  plan(f, "empty", &p);
+  assert_int_equal(p.n_slices, 1);
+  assert_int_equal(slice_devices(&p, 0), 0);
+  assert_true(json_is_array(json_object_get(p.slices[0].spec, "devices")));
+  assert_true(json_is_true(json_object_get(p.slices[0].spec, "allNodes")));
+  nd_planned_pool_clear(&p);
+  free(f);
+}
+
+static void test_stable_names(void **state) {
+  char *a = nd_slice_name("netdra.dev", "lab", 2);
+  assert_string_equal(a, "netdra.dev-lab-2");
+  free(a);
+  /* sanitised pools get a hash so that "Lab/Floor_2" and "lab-floor-2" never collide */
+  char *b = nd_slice_name("netdra.dev", "Lab/Floor_2", 0);
+  char *c = nd_slice_name("netdra.dev", "lab-floor-2", 0);
+  char *b2 = nd_slice_name("netdra.dev", "Lab/Floor_2", 0);
+  assert_string_not_equal(b, c);
+  assert_string_equal(b, b2);
+  assert_memory_equal(b, "netdra.dev-lab-floor-2-", strlen("netdra.dev-lab-floor-2-"));
+  for (const char *p = b; *p; p++)
+    assert_true((*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') || *p == '-' || *p == '.');
+  free(b);
+  free(b2);
+  free(c);
+  char longpool[300];
+  memset(longpool, 'x', sizeof(longpool) - 1);
+  longpool[sizeof(longpool) - 1] = '\0';
+  char *l1 = nd_slice_name("netdra.dev", longpool, 11);
+  longpool[250] = 'y';
+  char *l2 = nd_slice_name("netdra.dev", longpool, 11);
+  assert_true(strlen(l1) <= ND_SLICE_NAME_MAX);
+  assert_string_not_equal(l1, l2);
+  free(l1);
+  free(l2);
+}
+
+static void test_attributes(void **state) {
+  fixture *f = calloc(1, sizeof(*f));
+  fill(f, 2, "fab");
+  nd_attr attrs[] = {{.name = "resolution", .type = ND_ATTR_STRING, .str = "4k"},
+                     {.name = "channels", .type = ND_ATTR_INT, .num = 4},
+                     {.name = "ptz", .type = ND_ATTR_BOOL, .flag = true},
+                     {.name = "firmware", .type = ND_ATTR_VERSION, .str = "1.2.3"},
+                     {.name = "type", .type = ND_ATTR_STRING, .str = "override"}};
+  nd_capacity caps[] = {{.name = "memory", .quantity = "64Gi"}};
+  nd_device *d = &f->devs[0];
+  d->type = "cxl-memory";
+  d->attrs = attrs;
+  d->n_attrs = ND_ARRAY_LEN(attrs);
+  d->caps = caps;
+  d->n_caps = 1;
+  d->secret_namespace = "cams";
+  d->secret_name = "cam-creds";
+  d->fabric_region = "region-7";
+  char *bc[] = {"netdra.dev/attached"}, *bfc[] = {"netdra.dev/attach-failed"};
+  d->binds_to_node = true;
+  d->binding_conditions = bc;
+  d->n_binding_conditions = 1;
+  d->binding_failure_conditions = bfc;
+  d->n_binding_failure_conditions = 1;
+  /* the second device has an endpoint over the 64-character limit: left out, not fatal */
+  f->devs[1].endpoint = "rtsp://a-very-long-host-name.example.com/streams/main/high/quality/1080p";
+
+  nd_planner_options o = opts;
+  o.binding_conditions = true;
+  nd_planned_pool p;
+  nd_error_t err = NULL;
+  assert_int_equal(nd_plan_pool(&o, "fab", f->ptrs, NULL, f->n, &p, &err), 0);
+  assert_int_equal(p.n_skipped, 1);
+  assert_int_equal(slice_devices(&p, 0), 1);
+  json_t *dj = json_array_get(json_object_get(p.slices[0].spec, "devices"), 0);
+  json_t *a = json_object_get(dj, "attributes");
+  assert_string_equal(json_string_value(json_object_get(json_object_get(a, "type"), "string")),
+                      "cxl-memory");
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(a, "secretRef"), "string")),
+      "cams/cam-creds");
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(a, "fabricRegion"), "string")),
+      "region-7");
+  assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "channels"), "int")), 4);
+  assert_true(json_is_true(json_object_get(json_object_get(a, "ptz"), "bool")));
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(a, "firmware"), "version")), "1.2.3");
+  assert_string_equal(json_string_value(json_object_get(
+                          json_object_get(json_object_get(dj, "capacity"), "memory"), "value")),
+                      "64Gi");
+  assert_true(json_is_true(json_object_get(dj, "bindsToNode")));
+  assert_string_equal(
+      json_string_value(json_array_get(json_object_get(dj, "bindingConditions"), 0)),
+      "netdra.dev/attached");
+  assert_string_equal(
+      json_string_value(json_array_get(json_object_get(dj, "bindingFailureConditions"), 0)),
+      "netdra.dev/attach-failed");
+  nd_planned_pool_clear(&p);
+
+  /* feature gate off: no binding fields */
+  assert_int_equal(nd_plan_pool(&opts, "fab", f->ptrs, NULL, 1, &p, &err), 0);
+  dj = json_array_get(json_object_get(p.slices[0].spec, "devices"), 0);
+  assert_null(json_object_get(dj, "bindsToNode"));
+  assert_null(json_object_get(dj, "bindingConditions"));
+  nd_planned_pool_clear(&p);
+  free(f);
+}
+
+/* ---- pool sync -------------------------------------------------------------------------- */
+
+/* Turn the ops of a sync into "existing" objects, as the API server would store them. */
+typedef struct {
+  json_t *objs[16];
+  size_t n;
+} store;
+
+static void apply(store *s, const nd_pool_sync *sync) {
+  for (size_t i = 0; i < sync->n_ops; i++) {
+    const nd_slice_op *op = &sync->ops[i];
+    size_t at = s->n;
+    for (size_t j = 0; j < s->n; j++)
+      if (strcmp(json_string_value(json_object_get(json_object_get(s->objs[j], "metadata"), "name")),
+                 op->name) == 0)
+        at = j;
+    if (op->kind == ND_SLICE_DELETE) {
+      assert_true(at < s->n);
+      json_decref(s->objs[at]);
+      s->objs[at] = s->objs[--s->n];
+    } else if (op->kind == ND_SLICE_UPDATE) {
+      assert_true(at < s->n);
+      json_decref(s->objs[at]);
+      s->objs[at] = json_deep_copy(op->object);
+    } else {
+      assert_int_equal(at, s->n);
+      s->objs[s->n++] = json_deep_copy(op->object);
+    }
+  }
+}
+
+static void store_clear(store *s) {
+  for (size_t i = 0; i < s->n; i++)
+    json_decref(s->objs[i]);
+  s->n = 0;
+}
+
+static size_t count_ops(const nd_pool_sync *s, nd_slice_op_kind k) {
+  size_t n = 0;
+  for (size_t i = 0; i < s->n_ops; i++)
+    n += s->ops[i].kind == k;
+  return n;
+}
+
+static void sync_once(fixture *f, store *st, bool always, nd_pool_sync *out) {
+  nd_planned_pool p;
+  plan(f, "lab", &p);
+  nd_pool_sync_compute(&p, st->objs, st->n, "v1", always, out);
+  apply(st, out);
+  nd_planned_pool_clear(&p);
+}
+
+static void assert_store_generation(const store *st, int64_t gen, size_t count) {
+  assert_int_equal(st->n, count);
+  for (size_t i = 0; i < st->n; i++) {
+    json_t *pool = json_object_get(json_object_get(st->objs[i], "spec"), "pool");
+    assert_int_equal(json_integer_value(json_object_get(pool, "generation")), gen);
+    assert_int_equal(json_integer_value(json_object_get(pool, "resourceSliceCount")), count);
+  }
+}
+
+static void test_generation_rules(void **state) {
+  fixture *f = calloc(1, sizeof(*f));
+  store st = {0};
+  nd_pool_sync s;
+
+  /* new pool: three creates, generation 0 */
+  fill(f, 300, "lab");
+  sync_once(f, &st, false, &s);
+  assert_int_equal(count_ops(&s, ND_SLICE_CREATE), 3);
+  assert_int_equal(s.n_ops, 3);
+  assert_string_equal(
+      json_string_value(json_object_get(s.ops[0].object, "apiVersion")), "resource.k8s.io/v1");
+  nd_pool_sync_clear(&s);
+  assert_store_generation(&st, 0, 3);
+
+  /* nothing changed (a restart): no write */
+  sync_once(f, &st, false, &s);
+  assert_int_equal(s.n_ops, 0);
+  nd_pool_sync_clear(&s);
+
+  /* one device in one slice changes: that slice only, generation kept */
+  f->devs[200].model = "x2";
+  sync_once(f, &st, false, &s);
+  assert_int_equal(s.n_ops, 1);
+  assert_int_equal(s.ops[0].kind, ND_SLICE_UPDATE);
+  assert_string_equal(s.ops[0].name, "netdra.dev-lab-1");
+  nd_pool_sync_clear(&s);
+  assert_store_generation(&st, 0, 3);
+
+  /* the same change with always_bump: every slice rewritten at generation 1 */
+  f->devs[200].model = "x3";
+  sync_once(f, &st, true, &s);
+  assert_int_equal(count_ops(&s, ND_SLICE_UPDATE), 3);
+  nd_pool_sync_clear(&s);
+  assert_store_generation(&st, 1, 3);
+
+  /* a taint moves the limit to 64: five slices, generation 2, updates before creates */
+  f->taints[3].tainted = true;
+  f->taints[3].since_wall_ms = 1000;
+  sync_once(f, &st, false, &s);
+  assert_int_equal(count_ops(&s, ND_SLICE_UPDATE), 3);
+  assert_int_equal(count_ops(&s, ND_SLICE_CREATE), 2);
+  assert_int_equal(s.ops[0].kind, ND_SLICE_UPDATE);
+  assert_int_equal(s.ops[4].kind, ND_SLICE_CREATE);
+  nd_pool_sync_clear(&s);
+  assert_store_generation(&st, 2, 5);
+
+  /* the taint's timeAdded of the stored slice is kept: a later plan with another time
+   * changes nothing */
+  f->taints[3].since_wall_ms = 999000;
+  sync_once(f, &st, false, &s);
+  assert_int_equal(s.n_ops, 0);
+  nd_pool_sync_clear(&s);
+
+  /* taint lifted, pool shrinks back to 3 slices: deletes first, then updates, generation 3 */
+  f->taints[3].tainted = false;
+  sync_once(f, &st, false, &s);
+  assert_int_equal(count_ops(&s, ND_SLICE_DELETE), 2);
+  assert_int_equal(count_ops(&s, ND_SLICE_UPDATE), 3);
+  assert_int_equal(s.ops[0].kind, ND_SLICE_DELETE);
+  assert_int_equal(s.ops[1].kind, ND_SLICE_DELETE);
+  nd_pool_sync_clear(&s);
+  assert_store_generation(&st, 3, 3);
+
+  /* someone deletes a slice: it comes back (a new slice is needed -> generation 4) */
+  json_decref(st.objs[1]);
+  st.objs[1] = st.objs[--st.n];
+  sync_once(f, &st, false, &s);
+  assert_int_equal(count_ops(&s, ND_SLICE_CREATE), 1);
+  nd_pool_sync_clear(&s);
+  assert_store_generation(&st, 4, 3);
+
+  /* someone edits a slice: put back with one update */
+  json_object_set_new(json_object_get(st.objs[0], "spec"), "devices", json_array());
+  sync_once(f, &st, false, &s);
+  assert_int_equal(s.n_ops, 1);
+  assert_int_equal(s.ops[0].kind, ND_SLICE_UPDATE);
+  nd_pool_sync_clear(&s);
+  assert_store_generation(&st, 4, 3);
+
+  /* a device added at the front shifts every slice: generation bumped in all slices */
+  fill(f, 301, "lab");
+  sync_once(f, &st, false, &s);
+  assert_int_equal(count_ops(&s, ND_SLICE_UPDATE), 3);
+  nd_pool_sync_clear(&s);
+  assert_store_generation(&st, 5, 3);
+
+  /* the pool is gone: everything deleted */
+  nd_pool_sync_compute(NULL, st.objs, st.n, "v1", false, &s);
+  assert_int_equal(count_ops(&s, ND_SLICE_DELETE), 3);
+  apply(&st, &s);
+  nd_pool_sync_clear(&s);
+  assert_int_equal(st.n, 0);
+
+  store_clear(&st);
+  free(f);
+}
+
+static void test_health_hysteresis(void **state) {
+  nd_health_taints *h = nd_health_taints_new(5000);
+  uint64_t recheck = 0;
+  /* new online device: no taint */
+  nd_health_taints_begin(h);
+  nd_device_taint t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_ONLINE, false, 0, 1000, &recheck);
+  assert_false(t.tainted);
+  nd_health_taints_end(h);
+  /* goes stale: tainted at once, timeAdded = now */
+  nd_health_taints_begin(h);
+  t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_STALE, false, 0, 2000, &recheck);
+  assert_true(t.tainted);
+  assert_int_equal(t.since_wall_ms, 2000);
+  nd_health_taints_end(h);
+  assert_int_equal(nd_health_taints_count(h), 1);
+  /* offline later: still the first timeAdded */
+  t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_OFFLINE, false, 0, 3000, &recheck);
+  assert_int_equal(t.since_wall_ms, 2000);
+  /* back online: taint kept during the hysteresis, recheck at its end */
+  recheck = 0;
+  t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_ONLINE, false, 0, 4000, &recheck);
+  assert_true(t.tainted);
+  assert_int_equal(recheck, 9000);
+  /* flaps: hysteresis restarts */
+  t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_STALE, false, 0, 6000, &recheck);
+  assert_true(t.tainted);
+  recheck = 0;
+  t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_ONLINE, false, 0, 7000, &recheck);
+  assert_true(t.tainted);
+  assert_int_equal(recheck, 12000);
+  t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_ONLINE, false, 0, 11999, &recheck);
+  assert_true(t.tainted);
+  t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_ONLINE, false, 0, 12000, &recheck);
+  assert_false(t.tainted);
+  /* after a restart: a published taint is adopted with its timeAdded, then lifted after the
+   * hysteresis */
+  nd_health_taints_begin(h);
+  t = nd_health_taints_decide(h, "p", "b", ND_HEALTH_ONLINE, true, 500, 20000, &recheck);
+  assert_true(t.tainted);
+  assert_int_equal(t.since_wall_ms, 500);
+  nd_health_taints_end(h); /* "a" was not decided in this round: forgotten */
+  assert_int_equal(nd_health_taints_count(h), 1);
+  t = nd_health_taints_decide(h, "p", "b", ND_HEALTH_ONLINE, true, 500, 25000, &recheck);
+  assert_false(t.tainted);
+  nd_health_taints_free(h);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_split_300),      cmocka_unit_test(test_taint_limit_64),
+      cmocka_unit_test(test_node_selection), cmocka_unit_test(test_empty_pool),
+      cmocka_unit_test(test_stable_names),   cmocka_unit_test(test_attributes),
+      cmocka_unit_test(test_generation_rules), cmocka_unit_test(test_health_hysteresis),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

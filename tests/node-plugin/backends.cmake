@@ -1,0 +1,3 @@
+# tests/node-plugin/backends.cmake: tests of the attach backends, GPU enumeration and the
+# local GPU slice (included from tests/node-plugin/CMakeLists.txt).
+netdra_unit_test(test_backend_camera SOURCES test_backend_camera.c LIBS netdra_backends)
