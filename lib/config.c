@@ -406,6 +406,8 @@ static int apply_object(const nd_config_field *table, void *base, const json_t *
       if (strcmp(c->key, key) == 0)
         f = c;
     if (f == NULL) {
+      snprintf(where, sizeof(where), "%s:%d", nd_yaml_source_name(lines),
+               nd_yaml_pos_of_key(lines, obj, key).line);
       char known[200] = "";
       size_t n = 0;
       for (const nd_config_field *c = table; c->key != NULL && n + 40 < sizeof(known); c++)

@@ -162,6 +162,8 @@ static void test_file_errors(void **state) {
   expect_yaml_error("leaderElection:\n  leaseDuratoin: 15s\n",
                     "controller.yaml:2: leaderElection.leaseDuratoin: unknown key (known: "
                     "leaseDuration, renewDeadline, namespace)");
+  expect_yaml_error("workers: 2\nlistOfThings:\n  - a\n", "controller.yaml:2: listOfThings: unknown key "
+                    "(known: driver, workers, verbose, leaderElection, memory, sources)");
   expect_yaml_error("workerz: 1\n", "controller.yaml:1: workerz: unknown key (known: driver, "
                                     "workers, verbose, leaderElection, memory, sources)");
   expect_yaml_error("workers: many\n",
