@@ -241,7 +241,8 @@ static int set_from_text(const nd_config_field *f, void *base, const char *text,
     errno = 0;
     char *end = NULL;
     long long v = strtoll(text, &end, 10);
-    if (*text == '\0' || *end != '\0' || errno == ERANGE || *text == ' ')
+    bool starts_ok = (*text >= '0' && *text <= '9') || *text == '-' || *text == '+';
+    if (!starts_ok || *end != '\0' || errno == ERANGE)
       return value_error(err, where, path, f->type, got, NULL);
     if (check_bounds(f, v, where, path, err) < 0)
       return -1;

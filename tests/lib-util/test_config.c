@@ -225,6 +225,8 @@ static void test_env_and_flag_errors(void **state) {
        "flag --verbose: verbose: expected true or false, got \"maybe\""},
       {{NULL}, {"p", "stray", NULL}, 2, "unexpected argument \"stray\""},
       {{NULL}, {"p", "--workers", "0", NULL}, 3, "flag --workers: workers: must be between 1 and 64, got 0"},
+      {{NULL}, {"p", "--workers", " 5", NULL}, 3, "flag --workers: workers: expected an integer, got \" 5\""},
+      {{NULL}, {"p", "--workers", "5k", NULL}, 3, "flag --workers: workers: expected an integer, got \"5k\""},
       {{NULL}, {"p", "--memory", "1Mi5", NULL}, 3,
        "flag --memory: memory: expected a quantity like 64Gi or 500m, got \"1Mi5\" (unknown suffix "
        "Mi5 (expected n u m k M G T P E, Ki Mi Gi Ti Pi Ei, or e<exponent>))"},

@@ -237,6 +237,9 @@ static void test_from_and_add(void **state) {
   nd_quantity zero = parse("0"), m = parse("250m");
   assert_int_equal(nd_quantity_add(&zero, &m, &sum, NULL), 0);
   assert_string_equal(nd_quantity_format_canonical(&sum, buf), "250m");
+  /* a binary value too large for 38 digits prints in decimal instead of overflowing */
+  q = nd_quantity_from_scaled(1, 100, ND_QUANTITY_BINARY_SI);
+  assert_string_equal(nd_quantity_format_canonical(&q, buf), "10"); /* DecimalSI beyond E */
   cleanup_free char *c = nd_quantity_canonical("2048Mi", NULL);
   assert_string_equal(c, "2Gi");
   assert_null(nd_quantity_canonical("x", NULL));
