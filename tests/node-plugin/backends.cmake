@@ -5,3 +5,5 @@ netdra_unit_test(test_backend_cxl_memory SOURCES test_backend_cxl_memory.c backe
                  backend_test_no_k8s.c LIBS netdra_backends)
 netdra_unit_test(test_backend_accelerator SOURCES test_backend_accelerator.c
                  backend_test_peers.c backend_test_no_k8s.c LIBS netdra_backends)
+netdra_unit_test(test_backend_gpu SOURCES test_backend_gpu.c backend_test_no_k8s.c
+                 LIBS netdra_backends)
