@@ -15,6 +15,7 @@
 
 #include "atomic_file.h"
 #include "backend.h"
+#include "cdi.h"
 #include "backend_test_peers.h"
 #include "cleanup.h"
 #include "log.h"
@@ -24,6 +25,15 @@ typedef struct {
   json_t *device;
   FILE *log;
 } fixture;
+
+/* The edits pass the node plugin's strict CDI check (the spec writer runs it too). */
+static void assert_cdi_valid(const json_t *edits, const char *want_version) {
+  const char *min_version = "0.3.0";
+  nd_error_t cerr = NULL;
+  if (nd_cdi_check_edits(edits, "test device", &min_version, &cerr) < 0)
+    fail_msg("%s", nd_error_msg(cerr));
+  assert_string_equal(min_version, want_version); /* deviceNodes hostPath needs 0.5.0 */
+}
 
 static int setup(void **st) {
   fixture *f = calloc(1, sizeof(*f));
@@ -85,6 +95,7 @@ static void test_reserve_idempotent_release(void **st) {
   char env[256];
   snprintf(env, sizeof(env), "NETDRA_ACCEL_ENDPOINT=%s", f->ep.url);
   assert_true(has_env(res.edits, env));
+  assert_cdi_valid(res.edits, "0.3.0");
   assert_true(has_env(res.edits, "NETDRA_ACCEL_TOKEN_FILE=/var/run/netdra/accelerator/token"));
   assert_true(has_env(res.edits, "NETDRA_ACCEL_SESSION=sess-1"));
   const char *file = json_string_value(json_object_get(res.state, "tokenFile"));

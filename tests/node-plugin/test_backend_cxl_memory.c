@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "backend.h"
+#include "cdi.h"
 #include "backend_test_peers.h"
 #include "cleanup.h"
 
@@ -24,6 +25,15 @@ typedef struct {
   json_t *device;
   char endpoint[160];
 } fixture;
+
+/* The edits pass the node plugin's strict CDI check (the spec writer runs it too). */
+static void assert_cdi_valid(const json_t *edits, const char *want_version) {
+  const char *min_version = "0.3.0";
+  nd_error_t cerr = NULL;
+  if (nd_cdi_check_edits(edits, "test device", &min_version, &cerr) < 0)
+    fail_msg("%s", nd_error_msg(cerr));
+  assert_string_equal(min_version, want_version); /* deviceNodes hostPath needs 0.5.0 */
+}
 
 static int setup(void **st) {
   fixture *f = calloc(1, sizeof(*f));
@@ -88,6 +98,7 @@ static void test_attach_idempotent_detach(void **st) {
   assert_string_equal(json_string_value(json_object_get(node, "path")), "/dev/dax0.0");
   assert_string_equal(json_string_value(json_object_get(node, "hostPath")), host);
   assert_int_equal(access(host, F_OK), 0);
+  assert_cdi_valid(res.edits, "0.5.0");
   assert_true(has_env(res.edits, "NETDRA_CXL_NUMA_NODE=2"));
   assert_true(has_env(res.edits, "NETDRA_CXL_REGION=r0"));
   assert_string_equal(json_string_value(json_object_get(res.state, "attachmentId")), "att-1");

@@ -15,9 +15,19 @@
 
 #include "atomic_file.h"
 #include "backend.h"
+#include "cdi.h"
 #include "cleanup.h"
 #include "gpu_enumerate.h"
 #include "gpu_slice.h"
+
+/* The edits pass the node plugin's strict CDI check (the spec writer runs it too). */
+static void assert_cdi_valid(const json_t *edits, const char *want_version) {
+  const char *min_version = "0.3.0";
+  nd_error_t cerr = NULL;
+  if (nd_cdi_check_edits(edits, "test device", &min_version, &cerr) < 0)
+    fail_msg("%s", nd_error_msg(cerr));
+  assert_string_equal(min_version, want_version); /* deviceNodes hostPath needs 0.5.0 */
+}
 
 static char *fake_root(const char *vendor) {
   const char *src = getenv("NETDRA_SOURCE_DIR");
@@ -224,6 +234,7 @@ static void test_own_device_nodes(void **st) {
   cleanup_free char *root = fake_root("nvidia");
   json_t *nodes = json_object_get(res.edits, "deviceNodes");
   assert_int_equal(json_array_size(nodes), 4);
+  assert_cdi_valid(res.edits, "0.5.0");
   json_t *n0 = json_array_get(nodes, 0);
   assert_string_equal(json_string_value(json_object_get(n0, "path")), "/dev/nvidia1");
   char host[512];
