@@ -211,6 +211,27 @@ static void test_region_errors(void **st) {
   assert_int_equal(peer_attachments(f), 0);
 }
 
+static void test_detach_failure_then_retry(void **st) {
+  fixture *f = *st;
+  nd_attach_request req = request_for(f, "uid-8", NULL);
+  nd_attach_result res = {0};
+  cleanup_error nd_error_t err = NULL;
+  assert_int_equal(nd_backend_cxl_memory.attach(&req, &res, &err), 0);
+  assert_int_equal(test_peer_call(&f->fm, "POST", "/_test/faults",
+                                  "{\"method\":\"DELETE\",\"path\":\"^/v1/attachments/\","
+                                  "\"status\":500,\"count\":1}",
+                                  NULL),
+                   200);
+  assert_int_equal(nd_backend_cxl_memory.detach(&req, res.state, &err), -1);
+  assert_non_null(strstr(nd_error_msg(err), "detaching CXL region r0 (attachment att-1)"));
+  assert_non_null(strstr(nd_error_msg(err), "HTTP 500"));
+  nd_error_release(&err);
+  assert_int_equal(peer_attachments(f), 1); /* still held: the driver retries */
+  assert_int_equal(nd_backend_cxl_memory.detach(&req, res.state, &err), 0);
+  assert_int_equal(peer_attachments(f), 0);
+  nd_attach_result_clear(&res);
+}
+
 static void test_refused(void **st) {
   fixture *f = *st;
   test_peer_stop(&f->fm); /* the port is closed now */
@@ -231,6 +252,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_server_error, setup, teardown),
       cmocka_unit_test_setup_teardown(test_hang_times_out, setup, teardown),
       cmocka_unit_test_setup_teardown(test_region_errors, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_detach_failure_then_retry, setup, teardown),
       cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
