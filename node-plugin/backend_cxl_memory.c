@@ -58,7 +58,19 @@ static json_t *find_attachments(const char *endpoint, const char *node, const ch
     nd_error_make(err, EPROTO, WHAT " GET %s: reply has no \"attachments\" array", url);
     return NULL;
   }
-  return json_incref(list);
+  /* keep only exact matches, in case the fabric manager ignores a filter */
+  json_t *mine = json_array();
+  size_t i;
+  json_t *a;
+  json_array_foreach(list, i, a) {
+    const char *an = json_string_value(json_object_get(a, "node"));
+    const char *ar = json_string_value(json_object_get(a, "region"));
+    const char *ac = json_string_value(json_object_get(a, "claim"));
+    if (an && ar && ac && strcmp(an, node) == 0 && strcmp(ar, region) == 0 &&
+        strcmp(ac, claim) == 0)
+      json_array_append(mine, a);
+  }
+  return mine;
 }
 
 static json_t *create_attachment(const char *endpoint, const char *node, const char *region,
