@@ -6,6 +6,9 @@
 
 static const nd_backend *const backends[] = {
     &nd_backend_camera,
+    &nd_backend_cxl_memory,
+    &nd_backend_accelerator,
+    &nd_backend_gpu,
 };
 
 const nd_backend *nd_backend_for_type(const char *type) {

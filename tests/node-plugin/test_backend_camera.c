@@ -16,10 +16,20 @@
 
 #include "atomic_file.h"
 #include "backend.h"
+#include "cdi.h"
 #include "cleanup.h"
 #include "log.h"
 
 /* ---- scripted REST client: one Secret store ---- */
+/* The edits pass the node plugin's strict CDI check (the spec writer runs it too). */
+static void assert_cdi_valid(const json_t *edits, const char *want_version) {
+  const char *min_version = "0.3.0";
+  nd_error_t cerr = NULL;
+  if (nd_cdi_check_edits(edits, "test device", &min_version, &cerr) < 0)
+    fail_msg("%s", nd_error_msg(cerr));
+  assert_string_equal(min_version, want_version); /* deviceNodes hostPath needs 0.5.0 */
+}
+
 static json_t *secrets;    /* "ns/name" -> Secret object */
 static int secret_gets;
 
@@ -139,6 +149,7 @@ static void test_attach_with_secret(void **st) {
   cleanup_error nd_error_t err = NULL;
   assert_int_equal(be->attach(&req, &res, &err), 0);
   assert_null(res.vendor_cdi_id);
+  assert_cdi_valid(res.edits, "0.3.0");
   assert_true(has_env(res.edits, "NETDRA_CAMERA_URL=rtsp://10.0.0.5/stream1"));
   assert_true(has_env(res.edits, "NETDRA_CAMERA_ID=lobby-cam"));
   assert_true(has_env(res.edits, "NETDRA_CAMERA_CREDENTIALS=/var/run/netdra/camera/credentials"));

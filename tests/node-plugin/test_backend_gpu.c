@@ -1,0 +1,303 @@
+/* test_backend_gpu.c: local GPU enumeration on the fake sysfs+/dev trees of
+ * tests/node-plugin/fake-roots (NVIDIA, AMD, Intel; exact device objects), the node-local
+ * ResourceSlice, and the gpu backend: own device nodes, the vendor CDI id when a vendor spec
+ * holds exactly this GPU (YAML in /etc/cdi, JSON in /var/run/cdi), preferVendorCdi=false,
+ * absent GPU and bad sysfs named in the error. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "atomic_file.h"
+#include "backend.h"
+#include "cdi.h"
+#include "cleanup.h"
+#include "gpu_enumerate.h"
+#include "gpu_slice.h"
+
+/* The edits pass the node plugin's strict CDI check (the spec writer runs it too). */
+static void assert_cdi_valid(const json_t *edits, const char *want_version) {
+  const char *min_version = "0.3.0";
+  nd_error_t cerr = NULL;
+  if (nd_cdi_check_edits(edits, "test device", &min_version, &cerr) < 0)
+    fail_msg("%s", nd_error_msg(cerr));
+  assert_string_equal(min_version, want_version); /* deviceNodes hostPath needs 0.5.0 */
+}
+
+static char *fake_root(const char *vendor) {
+  const char *src = getenv("NETDRA_SOURCE_DIR");
+  assert_non_null(src);
+  char *out = NULL;
+  assert_true(asprintf(&out, "%s/tests/node-plugin/fake-roots/%s", src, vendor) > 0);
+  return out;
+}
+
+/* Compare the enumerated device objects with the expected JSON text. */
+static void assert_devices(const char *vendor, const char *expected_text) {
+  cleanup_free char *root = fake_root(vendor);
+  cleanup_error nd_error_t err = NULL;
+  cleanup_json json_t *got = nd_gpu_slice_devices(root, &err);
+  if (got == NULL)
+    fail_msg("%s", nd_error_msg(err));
+  json_error_t jerr;
+  cleanup_json json_t *want = json_loads(expected_text, 0, &jerr);
+  if (want == NULL)
+    fail_msg("expected JSON: %s", jerr.text);
+  if (!json_equal(got, want)) {
+    cleanup_free char *g = json_dumps(got, JSON_INDENT(1) | JSON_SORT_KEYS);
+    fail_msg("%s devices differ; got:\n%s", vendor, g);
+  }
+}
+
+static void test_enumerate_nvidia(void **st) {
+  assert_devices("nvidia",
+                 "[{\"name\":\"gpu-0\",\"attributes\":{"
+                 "\"type\":{\"string\":\"gpu\"},\"vendor\":{\"string\":\"nvidia\"},"
+                 "\"model\":{\"string\":\"NVIDIA H100 80GB HBM3\"},\"index\":{\"int\":0},"
+                 "\"deviceID\":{\"string\":\"0x2330\"},\"numaNode\":{\"int\":0},"
+                 "\"uuid\":{\"string\":\"GPU-1b2f8a4e-3c5d-4e6f-8a9b-0c1d2e3f4a5b\"},"
+                 "\"resource.kubernetes.io/pciBusID\":{\"string\":\"0000:01:00.0\"},"
+                 "\"resource.kubernetes.io/pcieRoot\":{\"string\":\"pci0000:00\"}},"
+                 "\"capacity\":{\"memory\":{\"value\":\"81559Mi\"}}},"
+                 "{\"name\":\"gpu-1\",\"attributes\":{"
+                 "\"type\":{\"string\":\"gpu\"},\"vendor\":{\"string\":\"nvidia\"},"
+                 "\"model\":{\"string\":\"NVIDIA A100-SXM4-40GB\"},\"index\":{\"int\":1},"
+                 "\"deviceID\":{\"string\":\"0x20b0\"},\"numaNode\":{\"int\":1},"
+                 "\"uuid\":{\"string\":\"GPU-9c8d7e6f-5a4b-4c3d-2e1f-0a9b8c7d6e5f\"},"
+                 "\"resource.kubernetes.io/pciBusID\":{\"string\":\"0000:81:00.0\"},"
+                 "\"resource.kubernetes.io/pcieRoot\":{\"string\":\"pci0000:80\"}}}]");
+  cleanup_free char *root = fake_root("nvidia");
+  nd_gpu_list l;
+  cleanup_error nd_error_t err = NULL;
+  assert_int_equal(nd_gpu_enumerate(root, &l, &err), 0);
+  assert_int_equal(l.n, 2);
+  assert_string_equal(l.gpus[0].primary_node, "/dev/nvidia0");
+  assert_int_equal(l.gpus[0].n_nodes, 4);
+  assert_string_equal(l.gpus[0].nodes[1], "/dev/nvidiactl");
+  assert_string_equal(l.gpus[0].nodes[2], "/dev/nvidia-uvm");
+  assert_string_equal(l.gpus[0].nodes[3], "/dev/nvidia-uvm-tools");
+  assert_string_equal(l.gpus[1].primary_node, "/dev/nvidia1");
+  assert_ptr_equal(nd_gpu_find(&l, "0000:81:00.0"), &l.gpus[1]);
+  assert_null(nd_gpu_find(&l, "0000:01:00.1")); /* the HDMI audio function is no GPU */
+  nd_gpu_list_clear(&l);
+}
+
+static void test_enumerate_amd(void **st) {
+  assert_devices("amd",
+                 "[{\"name\":\"gpu-0\",\"attributes\":{"
+                 "\"type\":{\"string\":\"gpu\"},\"vendor\":{\"string\":\"amd\"},"
+                 "\"model\":{\"string\":\"AMD Radeon RX 7900 XTX\"},\"index\":{\"int\":0},"
+                 "\"deviceID\":{\"string\":\"0x744c\"},"
+                 "\"resource.kubernetes.io/pciBusID\":{\"string\":\"0000:03:00.0\"},"
+                 "\"resource.kubernetes.io/pcieRoot\":{\"string\":\"pci0000:00\"}},"
+                 "\"capacity\":{\"memory\":{\"value\":\"24Gi\"}}},"
+                 "{\"name\":\"gpu-1\",\"attributes\":{"
+                 "\"type\":{\"string\":\"gpu\"},\"vendor\":{\"string\":\"amd\"},"
+                 "\"model\":{\"string\":\"AMD Instinct MI300X OAM\"},\"index\":{\"int\":1},"
+                 "\"deviceID\":{\"string\":\"0x74a1\"},\"numaNode\":{\"int\":1},"
+                 "\"resource.kubernetes.io/pciBusID\":{\"string\":\"0000:c1:00.0\"},"
+                 "\"resource.kubernetes.io/pcieRoot\":{\"string\":\"pci0000:c0\"}},"
+                 "\"capacity\":{\"memory\":{\"value\":\"192Gi\"}}}]");
+  cleanup_free char *root = fake_root("amd");
+  nd_gpu_list l;
+  cleanup_error nd_error_t err = NULL;
+  assert_int_equal(nd_gpu_enumerate(root, &l, &err), 0);
+  assert_int_equal(l.gpus[1].n_nodes, 2);
+  assert_string_equal(l.gpus[1].nodes[0], "/dev/dri/renderD129");
+  assert_string_equal(l.gpus[1].nodes[1], "/dev/kfd");
+  nd_gpu_list_clear(&l);
+}
+
+static void test_enumerate_intel(void **st) {
+  assert_devices("intel",
+                 "[{\"name\":\"gpu-0\",\"attributes\":{"
+                 "\"type\":{\"string\":\"gpu\"},\"vendor\":{\"string\":\"intel\"},"
+                 "\"model\":{\"string\":\"Intel GPU 0x4680\"},\"index\":{\"int\":0},"
+                 "\"deviceID\":{\"string\":\"0x4680\"},\"numaNode\":{\"int\":0},"
+                 "\"resource.kubernetes.io/pciBusID\":{\"string\":\"0000:00:02.0\"},"
+                 "\"resource.kubernetes.io/pcieRoot\":{\"string\":\"pci0000:00\"}}},"
+                 "{\"name\":\"gpu-1\",\"attributes\":{"
+                 "\"type\":{\"string\":\"gpu\"},\"vendor\":{\"string\":\"intel\"},"
+                 "\"model\":{\"string\":\"Intel Data Center GPU Max 1550\"},"
+                 "\"index\":{\"int\":1},\"deviceID\":{\"string\":\"0x0bd5\"},"
+                 "\"numaNode\":{\"int\":0},"
+                 "\"resource.kubernetes.io/pciBusID\":{\"string\":\"0000:29:00.0\"},"
+                 "\"resource.kubernetes.io/pcieRoot\":{\"string\":\"pci0000:00\"}},"
+                 "\"capacity\":{\"memory\":{\"value\":\"128Gi\"}}}]");
+  cleanup_free char *root = fake_root("intel");
+  nd_gpu_list l;
+  cleanup_error nd_error_t err = NULL;
+  assert_int_equal(nd_gpu_enumerate(root, &l, &err), 0);
+  assert_string_equal(l.gpus[1].nodes[0], "/dev/dri/renderD129");
+  assert_string_equal(l.gpus[1].nodes[1], "/dev/dri/card1");
+  nd_gpu_list_clear(&l);
+}
+
+static void test_empty_and_bad_roots(void **st) {
+  char dir[] = "/tmp/nd-gpu-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  cleanup_error nd_error_t err = NULL;
+  cleanup_json json_t *none = nd_gpu_slice_devices(dir, &err);
+  assert_non_null(none);
+  assert_int_equal(json_array_size(none), 0);
+  char path[128];
+  snprintf(path, sizeof(path), "%s/sys/bus/pci/devices/0000:05:00.0", dir);
+  assert_int_equal(nd_mkdir_p(path, 0755, &err), 0);
+  char file[192];
+  snprintf(file, sizeof(file), "%s/class", path);
+  assert_int_equal(nd_write_file_atomic(file, "zz\n", 3, 0644, &err), 0);
+  nd_gpu_list l;
+  assert_int_equal(nd_gpu_enumerate(dir, &l, &err), -1);
+  assert_non_null(strstr(nd_error_msg(err), file));
+  assert_non_null(strstr(nd_error_msg(err), "is not a hexadecimal number"));
+  assert_null(l.gpus);
+  nd_error_release(&err);
+  assert_int_equal(nd_remove_tree(dir, &err), 0);
+}
+
+static void test_slice_build(void **st) {
+  cleanup_free char *root = fake_root("amd");
+  cleanup_error nd_error_t err = NULL;
+  cleanup_json json_t *devs = nd_gpu_slice_devices(root, &err);
+  cleanup_json json_t *slice = nd_gpu_slice_build("netdra.dev", "node-a", NULL, 3, devs, &err);
+  assert_non_null(slice);
+  assert_string_equal(json_string_value(json_object_get(slice, "apiVersion")),
+                      "resource.k8s.io/v1");
+  assert_string_equal(json_string_value(json_object_get(slice, "kind")), "ResourceSlice");
+  assert_string_equal(
+      json_string_value(json_object_get(json_object_get(slice, "metadata"), "name")),
+      "node-a-netdra.dev-gpus");
+  json_t *spec = json_object_get(slice, "spec");
+  assert_string_equal(json_string_value(json_object_get(spec, "driver")), "netdra.dev");
+  assert_string_equal(json_string_value(json_object_get(spec, "nodeName")), "node-a");
+  json_t *pool = json_object_get(spec, "pool");
+  assert_string_equal(json_string_value(json_object_get(pool, "name")), "node-a");
+  assert_int_equal(json_integer_value(json_object_get(pool, "generation")), 3);
+  assert_int_equal(json_integer_value(json_object_get(pool, "resourceSliceCount")), 1);
+  assert_true(json_equal(json_object_get(spec, "devices"), devs));
+  assert_null(nd_gpu_slice_build("Bad_Driver", "node-a", NULL, 1, devs, &err));
+  assert_non_null(strstr(nd_error_msg(err), "driver"));
+  nd_error_release(&err);
+  assert_null(nd_gpu_slice_build("netdra.dev", "node_a", NULL, 1, devs, &err));
+  assert_non_null(strstr(nd_error_msg(err), "node name"));
+}
+
+/* ---- backend ---- */
+static json_t *slice_device(const char *vendor, const char *name) {
+  cleanup_free char *root = fake_root(vendor);
+  cleanup_error nd_error_t err = NULL;
+  cleanup_json json_t *devs = nd_gpu_slice_devices(root, &err);
+  size_t i;
+  json_t *d;
+  json_array_foreach(devs, i, d) {
+    if (strcmp(json_string_value(json_object_get(d, "name")), name) == 0)
+      return json_incref(d);
+  }
+  fail_msg("no %s in %s", name, vendor);
+  return NULL;
+}
+
+static int attach(const char *vendor, const char *dev, const json_t *config,
+                  nd_attach_result *res, nd_error_t *err) {
+  cleanup_free char *root = fake_root(vendor);
+  cleanup_json json_t *sdev = slice_device(vendor, dev);
+  nd_attach_request req = {
+      .claim_uid = "uid-g", .claim_namespace = "ns", .claim_name = "c", .request = "gpu",
+      .pool = "node-a", .device = dev, .slice_device = sdev, .config = config,
+      .claim_dir = "/nonexistent", .k8s = NULL, .node_name = "node-a", .dev_root = root};
+  return nd_backend_for_type("gpu")->attach(&req, res, err);
+}
+
+static void test_vendor_cdi_ids(void **st) {
+  nd_attach_result res = {0};
+  cleanup_error nd_error_t err = NULL;
+  assert_int_equal(attach("nvidia", "gpu-0", NULL, &res, &err), 0);
+  assert_string_equal(res.vendor_cdi_id, "nvidia.com/gpu=0"); /* YAML spec in /etc/cdi */
+  assert_null(res.edits);
+  nd_attach_result_clear(&res);
+  assert_int_equal(attach("amd", "gpu-1", NULL, &res, &err), 0);
+  assert_string_equal(res.vendor_cdi_id, "amd.com/gpu=gpu1"); /* JSON spec in /var/run/cdi */
+  nd_attach_result_clear(&res);
+}
+
+static void test_own_device_nodes(void **st) {
+  nd_attach_result res = {0};
+  cleanup_error nd_error_t err = NULL;
+  /* gpu-1 is only in the vendor's "all" device, which also holds gpu-0: not chosen */
+  assert_int_equal(attach("nvidia", "gpu-1", NULL, &res, &err), 0);
+  assert_null(res.vendor_cdi_id);
+  cleanup_free char *root = fake_root("nvidia");
+  json_t *nodes = json_object_get(res.edits, "deviceNodes");
+  assert_int_equal(json_array_size(nodes), 4);
+  assert_cdi_valid(res.edits, "0.5.0");
+  json_t *n0 = json_array_get(nodes, 0);
+  assert_string_equal(json_string_value(json_object_get(n0, "path")), "/dev/nvidia1");
+  char host[512];
+  snprintf(host, sizeof(host), "%s/dev/nvidia1", root);
+  assert_string_equal(json_string_value(json_object_get(n0, "hostPath")), host);
+  assert_string_equal(json_string_value(json_object_get(json_array_get(nodes, 1), "path")),
+                      "/dev/nvidiactl");
+  json_t *env = json_object_get(res.edits, "env");
+  assert_string_equal(json_string_value(json_array_get(env, 1)),
+                      "NETDRA_GPU_PCI_BUS_ID=0000:81:00.0");
+  nd_attach_result_clear(&res);
+
+  /* preferVendorCdi=false: our own nodes even when the vendor has a spec */
+  json_t *cfg = json_pack("{s:b}", "preferVendorCdi", 0);
+  assert_int_equal(attach("nvidia", "gpu-0", cfg, &res, &err), 0);
+  assert_null(res.vendor_cdi_id);
+  assert_string_equal(json_string_value(json_object_get(
+                          json_array_get(json_object_get(res.edits, "deviceNodes"), 0), "path")),
+                      "/dev/nvidia0");
+  nd_attach_result_clear(&res);
+  json_decref(cfg);
+
+  /* Intel: render node and card node; attach twice = same edits; detach holds nothing */
+  nd_attach_result again = {0};
+  assert_int_equal(attach("intel", "gpu-1", NULL, &res, &err), 0);
+  assert_int_equal(attach("intel", "gpu-1", NULL, &again, &err), 0);
+  assert_true(json_equal(res.edits, again.edits));
+  nodes = json_object_get(res.edits, "deviceNodes");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(nodes, 0), "path")),
+                      "/dev/dri/renderD129");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(nodes, 1), "path")),
+                      "/dev/dri/card1");
+  nd_attach_request req = {.claim_uid = "uid-g", .device = "gpu-1"};
+  assert_int_equal(nd_backend_gpu.detach(&req, res.state, &err), 0);
+  nd_attach_result_clear(&res);
+  nd_attach_result_clear(&again);
+}
+
+static void test_absent_gpu(void **st) {
+  cleanup_free char *root = fake_root("amd");
+  cleanup_json json_t *sdev = slice_device("nvidia", "gpu-0"); /* a GPU this node lacks */
+  nd_attach_request req = {.claim_uid = "u", .request = "gpu", .pool = "node-a",
+                           .device = "gpu-0", .slice_device = sdev, .node_name = "node-a",
+                           .dev_root = root};
+  nd_attach_result res = {0};
+  cleanup_error nd_error_t err = NULL;
+  assert_int_equal(nd_backend_gpu.attach(&req, &res, &err), -1);
+  assert_string_equal(nd_error_msg(err),
+                      "GPU 0000:01:00.0 (device node-a/gpu-0) is not present on node node-a");
+  nd_error_release(&err);
+  json_object_del(json_object_get(sdev, "attributes"), "resource.kubernetes.io/pciBusID");
+  assert_int_equal(nd_backend_gpu.attach(&req, &res, &err), -1);
+  assert_non_null(strstr(nd_error_msg(err), "resource.kubernetes.io/pciBusID"));
+  assert_null(res.edits);
+  assert_null(res.state);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_enumerate_nvidia),  cmocka_unit_test(test_enumerate_amd),
+      cmocka_unit_test(test_enumerate_intel),   cmocka_unit_test(test_empty_and_bad_roots),
+      cmocka_unit_test(test_slice_build),       cmocka_unit_test(test_vendor_cdi_ids),
+      cmocka_unit_test(test_own_device_nodes),  cmocka_unit_test(test_absent_gpu),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
