@@ -1,0 +1,21 @@
+/* atomic_file.h: crash-safe file writes for the node plugin's CDI specs and checkpoint
+ * (temp file in the same directory, fsync, fchmod, rename, fsync of the directory). */
+#ifndef NETDRA_NODE_PLUGIN_ATOMIC_FILE_H
+#define NETDRA_NODE_PLUGIN_ATOMIC_FILE_H
+
+#include <stddef.h>
+
+#include "error.h"
+
+/* Write len bytes of data to path atomically with the given mode. The temp file starts with
+ * '.' and does not end in .json, so CDI runtimes never read a half-written file. */
+int nd_write_file_atomic(const char *path, const char *data, size_t len, unsigned mode,
+                         nd_error_t *err);
+/* mkdir -p; created components get mode. An existing directory is fine. */
+int nd_mkdir_p(const char *path, unsigned mode, nd_error_t *err);
+/* Read a whole file (heap, NUL-terminated) of at most max_len bytes. */
+int nd_read_file(const char *path, size_t max_len, char **data, size_t *len, nd_error_t *err);
+/* Remove a directory tree (files and sub-directories); a missing path is fine. */
+int nd_remove_tree(const char *path, nd_error_t *err);
+
+#endif

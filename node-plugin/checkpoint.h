@@ -1,0 +1,61 @@
+/* checkpoint.h: the node plugin's record of prepared claims, kept on disk across restarts.
+ *
+ * File <state dir>/checkpoint.json, written atomically after every change:
+ *   {"checksum":"sha256:<hex of the compact, key-sorted dump of data>",
+ *    "data":{"version":1,"bootId":"<boot id at the last write>","claims":{"<uid>":ENTRY}}}
+ * ENTRY = {"namespace","name","phase":"prepare-started"|"prepare-completed",
+ *          "devices":[{"request","pool","device","type",
+ *                      "status":"pending"|"attaching"|"attached",
+ *                      "sliceDevice":{..},"config":{..}|null,"state":<backend state>|null,
+ *                      "edits":{..}|null,"cdiName":"..."|null,"vendorCdiId":"..."|null}]}
+ * Two phases: an entry is written as prepare-started before the first attach, every device
+ * is marked attaching before its backend is called and attached (with its state) after, and
+ * the entry becomes prepare-completed once the CDI spec is on disk. A plugin that starts and
+ * finds a prepare-started entry rolls it back (detaches every device that is attaching or
+ * attached) so that nothing stays attached twice. The boot id tells a restart from a reboot
+ * (CDI specs live on tmpfs and are rebuilt from completed entries).
+ * All calls are thread-safe. */
+#ifndef NETDRA_NODE_PLUGIN_CHECKPOINT_H
+#define NETDRA_NODE_PLUGIN_CHECKPOINT_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "error.h"
+
+#define ND_CKPT_PREPARE_STARTED "prepare-started"
+#define ND_CKPT_PREPARE_COMPLETED "prepare-completed"
+#define ND_CKPT_DEV_PENDING "pending"
+#define ND_CKPT_DEV_ATTACHING "attaching"
+#define ND_CKPT_DEV_ATTACHED "attached"
+#define ND_CKPT_VERSION 1
+#define ND_CKPT_MAX_BYTES (64u << 20)
+
+typedef struct nd_checkpoint nd_checkpoint;
+
+/* Open (or create) the checkpoint in state_dir (created 0700 when missing). boot_id_path:
+ * NULL = /proc/sys/kernel/random/boot_id. A corrupt file (bad JSON, checksum mismatch,
+ * unknown version, malformed entry) is an error that names the file and the fault; the
+ * file is left untouched for inspection. */
+nd_checkpoint *nd_checkpoint_open(const char *state_dir, const char *boot_id_path,
+                                  nd_error_t *err);
+void nd_checkpoint_free(nd_checkpoint *cp);
+const char *nd_checkpoint_path(const nd_checkpoint *cp);
+/* True when the file was last written under another boot id (the node rebooted). */
+bool nd_checkpoint_rebooted(const nd_checkpoint *cp);
+
+/* A deep copy of the entry of a claim (caller owns it), or NULL when there is none. */
+json_t *nd_checkpoint_get(nd_checkpoint *cp, const char *claim_uid);
+/* A deep copy of all entries: {"<uid>": ENTRY, ...}. */
+json_t *nd_checkpoint_all(nd_checkpoint *cp);
+/* Store (a copy of) the entry of a claim and write the file. On a write failure the
+ * in-memory state is restored to what is on disk. */
+int nd_checkpoint_put(nd_checkpoint *cp, const char *claim_uid, const json_t *entry,
+                      nd_error_t *err);
+/* Remove the entry of a claim and write the file; no entry is not an error. */
+int nd_checkpoint_remove(nd_checkpoint *cp, const char *claim_uid, nd_error_t *err);
+
+/* Validate one entry (shape described above); what names it in messages. */
+int nd_checkpoint_check_entry(const json_t *entry, const char *what, nd_error_t *err);
+
+#endif

@@ -1,0 +1,689 @@
+/* driver.c: prepare/unprepare orchestration on a worker-thread pool; see driver.h. */
+#include "driver.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "atomic_file.h"
+#include "backend.h"
+#include "cdi.h"
+#include "claim_config.h"
+#include "cleanup.h"
+#include "log.h"
+
+typedef enum { JOB_PREPARE, JOB_UNPREPARE } job_kind;
+
+typedef struct batch {
+  nd_driver *d;
+  job_kind kind;
+  nd_claim_outcome *outcomes;
+  size_t n, remaining; /* remaining: under d->mu */
+  nd_driver_done_cb cb;
+  void *data;
+  uint64_t started_ms;
+} batch;
+
+typedef struct job {
+  batch *b;
+  size_t index;
+  char *ns, *uid, *name;
+  struct job *next;
+} job;
+
+typedef struct claim_lock {
+  char *uid;
+  int refs;
+  pthread_mutex_t mu;
+  struct claim_lock *next;
+} claim_lock;
+
+struct nd_driver {
+  char *driver_name, *node_name, *cdi_dir, *state_dir, *dev_root;
+  nd_loop *loop;
+  nd_k8s_client *k8s;
+  nd_slice_cache *slices;
+  nd_checkpoint *cp;
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  job *head, *tail;
+  bool stopping;
+  pthread_t *threads;
+  int n_threads;
+  claim_lock *locks;
+  size_t in_flight; /* loop thread only */
+  nd_driver_stats stats;
+};
+
+/* ---- per-claim serialisation ---- */
+
+static claim_lock *claim_lock_take(nd_driver *d, const char *uid) {
+  pthread_mutex_lock(&d->mu);
+  claim_lock *l = d->locks;
+  while (l && strcmp(l->uid, uid) != 0)
+    l = l->next;
+  if (l == NULL) {
+    l = calloc(1, sizeof(*l));
+    l->uid = strdup(uid);
+    pthread_mutex_init(&l->mu, NULL);
+    l->next = d->locks;
+    d->locks = l;
+  }
+  l->refs++;
+  pthread_mutex_unlock(&d->mu);
+  pthread_mutex_lock(&l->mu);
+  return l;
+}
+
+static void claim_lock_release(nd_driver *d, claim_lock *l) {
+  pthread_mutex_unlock(&l->mu);
+  pthread_mutex_lock(&d->mu);
+  if (--l->refs == 0) {
+    for (claim_lock **pp = &d->locks; *pp; pp = &(*pp)->next)
+      if (*pp == l) {
+        *pp = l->next;
+        break;
+      }
+    pthread_mutex_destroy(&l->mu);
+    free(l->uid);
+    free(l);
+  }
+  pthread_mutex_unlock(&d->mu);
+}
+
+/* ---- helpers ---- */
+
+static char *claim_dir_path(nd_driver *d, const char *uid) {
+  char *p = NULL;
+  if (asprintf(&p, "%s/claims/%s", d->state_dir, uid) < 0)
+    return NULL;
+  return p;
+}
+
+static char *base_request(const char *request) {
+  return strndup(request, strcspn(request, "/"));
+}
+
+/* NETDRA_DEVICE_<REQ>_<DEV>=<pool>/<device>: every device gets at least this edit, so the
+ * CDI device is never empty and the container can tell which device it got. */
+static void add_device_env(json_t *edits, const char *request, const char *pool,
+                           const char *device) {
+  char *env = NULL;
+  if (asprintf(&env, "NETDRA_DEVICE_%s_%s=%s/%s", request, device, pool, device) < 0)
+    return;
+  for (char *p = env; *p != '='; p++)
+    *p = isalnum((unsigned char)*p) ? (char)toupper((unsigned char)*p) : '_';
+  json_t *list = json_object_get(edits, "env");
+  if (!json_is_array(list)) {
+    list = json_array();
+    json_object_set_new(edits, "env", list);
+  }
+  json_array_append_new(list, json_string(env));
+  free(env);
+}
+
+static void fill_request(nd_driver *d, const char *uid, const json_t *entry, const json_t *dev,
+                         const char *claim_dir, nd_attach_request *req) {
+  memset(req, 0, sizeof(*req));
+  req->claim_uid = uid;
+  req->claim_namespace = json_string_value(json_object_get(entry, "namespace"));
+  req->claim_name = json_string_value(json_object_get(entry, "name"));
+  req->request = json_string_value(json_object_get(dev, "request"));
+  req->pool = json_string_value(json_object_get(dev, "pool"));
+  req->device = json_string_value(json_object_get(dev, "device"));
+  req->slice_device = json_object_get(dev, "sliceDevice");
+  const json_t *cfg = json_object_get(dev, "config");
+  req->config = json_is_object(cfg) ? cfg : NULL;
+  req->claim_dir = claim_dir;
+  req->k8s = d->k8s;
+  req->node_name = d->node_name;
+  req->dev_root = d->dev_root;
+}
+
+/* Detach every device of the entry that is attaching or attached, last first. Devices that
+ * detached are marked pending in the entry. Returns -1 with the first error. */
+static int detach_entry(nd_driver *d, const char *uid, json_t *entry, nd_error_t *err) {
+  cleanup_free char *claim_dir = claim_dir_path(d, uid);
+  json_t *devs = json_object_get(entry, "devices");
+  int rc = 0;
+  for (size_t i = json_array_size(devs); i-- > 0;) {
+    json_t *dev = json_array_get(devs, i);
+    const char *st = json_string_value(json_object_get(dev, "status"));
+    if (strcmp(st, ND_CKPT_DEV_PENDING) == 0)
+      continue;
+    const char *type = json_string_value(json_object_get(dev, "type"));
+    const nd_backend *be = nd_backend_for_type(type);
+    nd_attach_request req;
+    fill_request(d, uid, entry, dev, claim_dir, &req);
+    cleanup_error nd_error_t derr = NULL;
+    const json_t *state = json_object_get(dev, "state");
+    if (be == NULL) {
+      nd_error_make(&derr, EINVAL, "no backend for device type \"%s\"", type);
+    } else if (be->detach(&req, json_is_null(state) ? NULL : state, &derr) == 0) {
+      json_object_set_new(dev, "status", json_string(ND_CKPT_DEV_PENDING));
+      json_object_set_new(dev, "state", json_null());
+      ND_LOG_INFO("driver", "detached", ND_KV_S("claim", uid), ND_KV_S("pool", req.pool),
+                  ND_KV_S("device", req.device), ND_KV_S("type", type));
+      continue;
+    }
+    ND_LOG_ERROR("driver", "detach-failed", ND_KV_S("claim", uid), ND_KV_S("pool", req.pool),
+                 ND_KV_S("device", req.device), ND_KV_S("error", nd_error_msg(derr)));
+    if (rc == 0) {
+      nd_error_make(err, derr->status, "detaching %s/%s: %s", req.pool, req.device,
+                    nd_error_msg(derr));
+      rc = -1;
+    }
+  }
+  return rc;
+}
+
+/* Write (or remove, when no device has our CDI name) the CDI spec of a completed entry, and
+ * fill the outcome's device list. */
+static int write_spec_and_outcome(nd_driver *d, const char *uid, const json_t *entry,
+                                  nd_claim_outcome *out, nd_error_t *err) {
+  const json_t *devs = json_object_get(entry, "devices");
+  size_t n = json_array_size(devs);
+  nd_cdi_device *cdi = calloc(n ? n : 1, sizeof(*cdi));
+  size_t n_cdi = 0;
+  size_t i;
+  json_t *dev;
+  json_array_foreach(devs, i, dev) {
+    const char *name = json_string_value(json_object_get(dev, "cdiName"));
+    if (name) {
+      cdi[n_cdi].name = name;
+      cdi[n_cdi].edits = json_object_get(dev, "edits");
+      n_cdi++;
+    }
+  }
+  int r = n_cdi ? nd_cdi_write_claim_spec(d->cdi_dir, d->driver_name, uid, cdi, n_cdi, err)
+                : nd_cdi_remove_claim_spec(d->cdi_dir, d->driver_name, uid, err);
+  free(cdi);
+  if (r < 0 || out == NULL)
+    return r;
+  out->devices = calloc(n ? n : 1, sizeof(*out->devices));
+  json_array_foreach(devs, i, dev) {
+    nd_prepared_device *pd = &out->devices[out->n_devices++];
+    pd->request = strdup(json_string_value(json_object_get(dev, "request")));
+    pd->pool = strdup(json_string_value(json_object_get(dev, "pool")));
+    pd->device = strdup(json_string_value(json_object_get(dev, "device")));
+    const char *vendor = json_string_value(json_object_get(dev, "vendorCdiId"));
+    const char *name = json_string_value(json_object_get(dev, "cdiName"));
+    pd->cdi_id = vendor ? strdup(vendor) : name ? nd_cdi_qualified_id(d->driver_name, name) : NULL;
+  }
+  return 0;
+}
+
+static json_t *get_claim(nd_driver *d, const char *ns, const char *name, const char *uid,
+                         nd_error_t *err) {
+  cleanup_free char *path = NULL;
+  cleanup_free char *ens = nd_k8s_escape(ns);
+  cleanup_free char *ename = nd_k8s_escape(name);
+  if (asprintf(&path, "/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims/%s", ens, ename) < 0)
+    return NULL;
+  nd_k8s_result r = {0};
+  if (nd_k8s_request(d->k8s, "GET", path, NULL, NULL, &r, err) < 0) {
+    nd_error_wrap(err, "getting ResourceClaim %s/%s", ns, name);
+    return NULL;
+  }
+  if (r.http_status != 200 || !json_is_object(r.body)) {
+    nd_error_make(err, r.http_status == 404 ? ENOENT : EIO, "getting ResourceClaim %s/%s: HTTP %ld: %s",
+                  ns, name, r.http_status, r.message ? r.message : "no message");
+    nd_k8s_result_clear(&r);
+    return NULL;
+  }
+  json_t *claim = json_incref(r.body);
+  nd_k8s_result_clear(&r);
+  const char *got = json_string_value(json_object_get(json_object_get(claim, "metadata"), "uid"));
+  if (got == NULL || strcmp(got, uid) != 0) {
+    nd_error_make(err, ESTALE, "ResourceClaim %s/%s has UID %s, the kubelet asked for %s", ns, name,
+                  got ? got : "(none)", uid);
+    json_decref(claim);
+    return NULL;
+  }
+  if (!json_is_object(json_object_get(json_object_get(claim, "status"), "allocation"))) {
+    nd_error_make(err, EINVAL, "ResourceClaim %s/%s is not allocated (no status.allocation)", ns,
+                  name);
+    json_decref(claim);
+    return NULL;
+  }
+  return claim;
+}
+
+/* Build the prepare-started entry (every device pending) from the claim's allocation. */
+static json_t *plan_entry(nd_driver *d, const json_t *claim, const char *ns, const char *name,
+                          nd_error_t *err) {
+  const json_t *alloc_devs =
+      json_object_get(json_object_get(json_object_get(claim, "status"), "allocation"), "devices");
+  const json_t *config = json_object_get(alloc_devs, "config");
+  cleanup_json json_t *devices = json_array();
+  size_t i;
+  json_t *res;
+  json_array_foreach(json_object_get(alloc_devs, "results"), i, res) {
+    const char *drv = json_string_value(json_object_get(res, "driver"));
+    const char *request = json_string_value(json_object_get(res, "request"));
+    const char *pool = json_string_value(json_object_get(res, "pool"));
+    const char *device = json_string_value(json_object_get(res, "device"));
+    if (drv == NULL || strcmp(drv, d->driver_name) != 0)
+      continue;
+    if (request == NULL || pool == NULL || device == NULL) {
+      nd_error_make(err, EINVAL, "allocation result %zu lacks request, pool or device", i);
+      return NULL;
+    }
+    cleanup_free char *node = NULL;
+    cleanup_json json_t *sdev = nd_slice_cache_lookup(d->slices, pool, device, true, &node, err);
+    if (sdev == NULL)
+      return NULL;
+    if (node && strcmp(node, d->node_name) != 0) {
+      ND_LOG_INFO("driver", "skip-other-node-device", ND_KV_S("pool", pool),
+                  ND_KV_S("device", device), ND_KV_S("node", node));
+      continue;
+    }
+    const char *type = nd_slice_device_string_attr(sdev, d->driver_name, "type");
+    if (type == NULL) {
+      nd_error_make(err, EINVAL, "device %s/%s has no \"type\" attribute", pool, device);
+      return NULL;
+    }
+    if (nd_backend_for_type(type) == NULL) {
+      nd_error_make(err, EINVAL, "device %s/%s: no backend for type \"%s\"", pool, device, type);
+      return NULL;
+    }
+    json_t *cfg = NULL;
+    if (nd_claim_config_for_request(d->driver_name, config, request, type, &cfg, err) < 0)
+      return NULL;
+    cleanup_free char *base = base_request(request);
+    json_array_append_new(
+        devices, json_pack("{s:s, s:s, s:s, s:s, s:s, s:O, s:o, s:n, s:n, s:n, s:n}", "request",
+                           base, "pool", pool, "device", device, "type", type, "status",
+                           ND_CKPT_DEV_PENDING, "sliceDevice", sdev, "config",
+                           cfg ? cfg : json_null(), "state", "edits", "cdiName", "vendorCdiId"));
+  }
+  return json_pack("{s:s, s:s, s:s, s:O}", "namespace", ns, "name", name, "phase",
+                   ND_CKPT_PREPARE_STARTED, "devices", devices);
+}
+
+static int rollback_and_forget(nd_driver *d, const char *uid, json_t *entry) {
+  cleanup_error nd_error_t err = NULL;
+  if (detach_entry(d, uid, entry, &err) < 0) {
+    /* keep the record so a later unprepare or restart retries the detach */
+    cleanup_error nd_error_t perr = NULL;
+    nd_checkpoint_put(d->cp, uid, entry, &perr);
+    ND_LOG_ERROR("driver", "rollback-incomplete", ND_KV_S("claim", uid),
+                 ND_KV_S("error", nd_error_msg(err)));
+    return -1;
+  }
+  cleanup_free char *dir = claim_dir_path(d, uid);
+  nd_remove_tree(dir, &err);
+  nd_cdi_remove_claim_spec(d->cdi_dir, d->driver_name, uid, &err);
+  nd_checkpoint_remove(d->cp, uid, &err);
+  if (err)
+    ND_LOG_WARN("driver", "rollback-cleanup", ND_KV_S("claim", uid),
+                ND_KV_S("error", nd_error_msg(err)));
+  return 0;
+}
+
+static int prepare_locked(nd_driver *d, const json_t *claim, const char *ns, const char *name,
+                          const char *uid, nd_claim_outcome *out, nd_error_t *err) {
+  cleanup_json json_t *entry = nd_checkpoint_get(d->cp, uid);
+  cleanup_free char *claim_dir = claim_dir_path(d, uid);
+  if (entry && strcmp(json_string_value(json_object_get(entry, "phase")),
+                      ND_CKPT_PREPARE_COMPLETED) == 0) {
+    /* idempotent repeat: same answer, spec rewritten in case it went missing */
+    return write_spec_and_outcome(d, uid, entry, out, err);
+  }
+  /* a failed earlier attempt whose rollback did not finish: finish it first */
+  if (entry && rollback_and_forget(d, uid, entry) < 0)
+    return nd_error_make(err, EBUSY, "an earlier prepare of this claim could not be rolled back "
+                                     "(detach failed); retry later");
+  json_decref(entry);
+  entry = plan_entry(d, claim, ns, name, err);
+  if (entry == NULL)
+    return -1;
+  if (nd_mkdir_p(claim_dir, 0700, err) < 0)
+    return -1;
+  if (nd_checkpoint_put(d->cp, uid, entry, err) < 0)
+    return -1;
+  json_t *devs = json_object_get(entry, "devices");
+  size_t i;
+  json_t *dev;
+  json_array_foreach(devs, i, dev) {
+    json_object_set_new(dev, "status", json_string(ND_CKPT_DEV_ATTACHING));
+    if (nd_checkpoint_put(d->cp, uid, entry, err) < 0)
+      goto fail;
+    const char *type = json_string_value(json_object_get(dev, "type"));
+    const nd_backend *be = nd_backend_for_type(type);
+    nd_attach_request req;
+    fill_request(d, uid, entry, dev, claim_dir, &req);
+    nd_attach_result res = {0};
+    if (be->attach(&req, &res, err) < 0) {
+      nd_attach_result_clear(&res);
+      __atomic_add_fetch(&d->stats.attach_errors, 1, __ATOMIC_RELAXED);
+      nd_error_wrap(err, "attaching %s device %s/%s", type, req.pool, req.device);
+      goto fail;
+    }
+    json_object_set_new(dev, "status", json_string(ND_CKPT_DEV_ATTACHED));
+    json_object_set(dev, "state", res.state ? res.state : json_null());
+    if (res.vendor_cdi_id) {
+      json_object_set_new(dev, "vendorCdiId", json_string(res.vendor_cdi_id));
+    } else {
+      json_t *edits = res.edits ? json_deep_copy(res.edits) : json_object();
+      add_device_env(edits, req.request, req.pool, req.device);
+      const char *min_version = "0.3.0";
+      if (nd_cdi_check_edits(edits, req.device, &min_version, err) < 0) {
+        json_decref(edits);
+        nd_attach_result_clear(&res);
+        nd_error_wrap(err, "backend %s returned invalid CDI edits", type);
+        goto fail;
+      }
+      json_object_set_new(dev, "edits", edits);
+      char *cdi_name = nd_cdi_device_name(uid, req.request, req.device);
+      json_object_set_new(dev, "cdiName", json_string(cdi_name));
+      free(cdi_name);
+    }
+    nd_attach_result_clear(&res);
+    ND_LOG_INFO("driver", "attached", ND_KV_S("claim", uid), ND_KV_S("pool", req.pool),
+                ND_KV_S("device", req.device), ND_KV_S("type", type));
+    if (nd_checkpoint_put(d->cp, uid, entry, err) < 0)
+      goto fail;
+  }
+  if (write_spec_and_outcome(d, uid, entry, NULL, err) < 0)
+    goto fail;
+  json_object_set_new(entry, "phase", json_string(ND_CKPT_PREPARE_COMPLETED));
+  if (nd_checkpoint_put(d->cp, uid, entry, err) < 0)
+    goto fail;
+  return write_spec_and_outcome(d, uid, entry, out, err);
+fail:
+  rollback_and_forget(d, uid, entry);
+  return -1;
+}
+
+static int prepare_claim(nd_driver *d, const char *ns, const char *name, const char *uid,
+                         nd_claim_outcome *out, nd_error_t *err) {
+  /* The GET happens before taking the claim's lock (as the reference helper does). */
+  cleanup_json json_t *claim = get_claim(d, ns, name, uid, err);
+  if (claim == NULL)
+    return -1;
+  claim_lock *lock = claim_lock_take(d, uid);
+  int rc = prepare_locked(d, claim, ns, name, uid, out, err);
+  claim_lock_release(d, lock);
+  return rc;
+}
+static int unprepare_locked(nd_driver *d, const char *uid, nd_error_t *err) {
+  cleanup_json json_t *entry = nd_checkpoint_get(d->cp, uid);
+  cleanup_free char *dir = claim_dir_path(d, uid);
+  if (entry == NULL) {
+    ND_LOG_INFO("driver", "unprepare-unknown-claim", ND_KV_S("claim", uid));
+    return 0;
+  }
+  if (detach_entry(d, uid, entry, err) < 0) {
+    cleanup_error nd_error_t perr = NULL;
+    nd_checkpoint_put(d->cp, uid, entry, &perr); /* remember which devices are already gone */
+    return -1;
+  }
+  if (nd_cdi_remove_claim_spec(d->cdi_dir, d->driver_name, uid, err) < 0 ||
+      nd_remove_tree(dir, err) < 0 || nd_checkpoint_remove(d->cp, uid, err) < 0)
+    return -1;
+  return 0;
+}
+
+static int unprepare_claim(nd_driver *d, const char *uid, nd_error_t *err) {
+  claim_lock *lock = claim_lock_take(d, uid);
+  int rc = unprepare_locked(d, uid, err);
+  claim_lock_release(d, lock);
+  return rc;
+}
+
+/* ---- worker pool ---- */
+
+static void outcome_clear(nd_claim_outcome *o) {
+  for (size_t i = 0; i < o->n_devices; i++) {
+    free(o->devices[i].request);
+    free(o->devices[i].pool);
+    free(o->devices[i].device);
+    free(o->devices[i].cdi_id);
+  }
+  free(o->devices);
+  free(o->uid);
+  free(o->error);
+}
+
+static void batch_done_on_loop(nd_loop *loop, void *data) {
+  batch *b = data;
+  nd_driver *d = b->d;
+  d->in_flight--;
+  double ms = (double)(nd_now_ms() - b->started_ms);
+  if (b->kind == JOB_PREPARE)
+    d->stats.prepare_ms_sum += ms;
+  else
+    d->stats.unprepare_ms_sum += ms;
+  b->cb(b->outcomes, b->n, b->data);
+  for (size_t i = 0; i < b->n; i++)
+    outcome_clear(&b->outcomes[i]);
+  free(b->outcomes);
+  free(b);
+}
+
+static void run_job(nd_driver *d, job *j) {
+  nd_claim_outcome *out = &j->b->outcomes[j->index];
+  cleanup_error nd_error_t err = NULL;
+  int r;
+  if (j->b->kind == JOB_PREPARE) {
+    __atomic_add_fetch(&d->stats.prepares, 1, __ATOMIC_RELAXED);
+    r = prepare_claim(d, j->ns, j->name, j->uid, out, &err);
+  } else {
+    __atomic_add_fetch(&d->stats.unprepares, 1, __ATOMIC_RELAXED);
+    r = unprepare_claim(d, j->uid, &err);
+  }
+  if (r < 0) {
+    __atomic_add_fetch(j->b->kind == JOB_PREPARE ? &d->stats.prepare_errors
+                                                 : &d->stats.unprepare_errors,
+                       1, __ATOMIC_RELAXED);
+    out->error = strdup(err ? nd_error_msg(err) : "unknown error");
+    for (size_t i = 0; i < out->n_devices; i++) {
+      free(out->devices[i].request);
+      free(out->devices[i].pool);
+      free(out->devices[i].device);
+      free(out->devices[i].cdi_id);
+    }
+    free(out->devices);
+    out->devices = NULL;
+    out->n_devices = 0;
+  }
+  ND_LOG(r < 0 ? ND_LOG_WARN : ND_LOG_INFO, "driver",
+         j->b->kind == JOB_PREPARE ? "prepare" : "unprepare", ND_KV_S("claim", j->uid),
+         ND_KV_S("namespace", j->ns), ND_KV_S("name", j->name),
+         ND_KV_S("result", r < 0 ? out->error : "ok"));
+}
+
+static void *worker_main(void *arg) {
+  nd_driver *d = arg;
+  for (;;) {
+    pthread_mutex_lock(&d->mu);
+    while (d->head == NULL && !d->stopping)
+      pthread_cond_wait(&d->cv, &d->mu);
+    job *j = d->head;
+    if (j == NULL) { /* stopping and nothing queued */
+      pthread_mutex_unlock(&d->mu);
+      return NULL;
+    }
+    d->head = j->next;
+    if (d->head == NULL)
+      d->tail = NULL;
+    pthread_mutex_unlock(&d->mu);
+
+    run_job(d, j);
+
+    batch *b = j->b;
+    pthread_mutex_lock(&d->mu);
+    bool last = --b->remaining == 0;
+    pthread_mutex_unlock(&d->mu);
+    if (last && nd_loop_post(d->loop, batch_done_on_loop, b) < 0) {
+      for (size_t i = 0; i < b->n; i++)
+        outcome_clear(&b->outcomes[i]);
+      free(b->outcomes);
+      free(b);
+    }
+    free(j->ns);
+    free(j->uid);
+    free(j->name);
+    free(j);
+  }
+}
+
+static int submit(nd_driver *d, job_kind kind, const nd_claim_ref *claims, size_t n,
+                  nd_driver_done_cb cb, void *data, nd_error_t *err) {
+  batch *b = calloc(1, sizeof(*b));
+  b->d = d;
+  b->kind = kind;
+  b->n = n;
+  b->remaining = n;
+  b->cb = cb;
+  b->data = data;
+  b->started_ms = nd_now_ms();
+  b->outcomes = calloc(n ? n : 1, sizeof(*b->outcomes));
+  for (size_t i = 0; i < n; i++)
+    b->outcomes[i].uid = strdup(claims[i].uid ? claims[i].uid : "");
+  d->in_flight++;
+  if (n == 0) {
+    if (nd_loop_post(d->loop, batch_done_on_loop, b) < 0) {
+      d->in_flight--;
+      free(b->outcomes);
+      free(b);
+      return nd_error_make(err, EIO, "driver: cannot post to the event loop");
+    }
+    return 0;
+  }
+  pthread_mutex_lock(&d->mu);
+  for (size_t i = 0; i < n; i++) {
+    job *j = calloc(1, sizeof(*j));
+    j->b = b;
+    j->index = i;
+    j->ns = strdup(claims[i].namespace_ ? claims[i].namespace_ : "");
+    j->uid = strdup(claims[i].uid ? claims[i].uid : "");
+    j->name = strdup(claims[i].name ? claims[i].name : "");
+    if (d->tail)
+      d->tail->next = j;
+    else
+      d->head = j;
+    d->tail = j;
+  }
+  pthread_cond_broadcast(&d->cv);
+  pthread_mutex_unlock(&d->mu);
+  return 0;
+}
+
+int nd_driver_prepare(nd_driver *d, const nd_claim_ref *claims, size_t n, nd_driver_done_cb cb,
+                      void *data, nd_error_t *err) {
+  return submit(d, JOB_PREPARE, claims, n, cb, data, err);
+}
+
+int nd_driver_unprepare(nd_driver *d, const nd_claim_ref *claims, size_t n, nd_driver_done_cb cb,
+                        void *data, nd_error_t *err) {
+  return submit(d, JOB_UNPREPARE, claims, n, cb, data, err);
+}
+
+size_t nd_driver_in_flight(const nd_driver *d) { return d->in_flight; }
+
+void nd_driver_recover(nd_driver *d) {
+  cleanup_json json_t *all = nd_checkpoint_all(d->cp);
+  bool rebooted = nd_checkpoint_rebooted(d->cp);
+  const char *uid;
+  json_t *entry;
+  json_object_foreach(all, uid, entry) {
+    const char *phase = json_string_value(json_object_get(entry, "phase"));
+    if (strcmp(phase, ND_CKPT_PREPARE_STARTED) == 0) {
+      ND_LOG_WARN("driver", "rollback-interrupted-prepare", ND_KV_S("claim", uid));
+      rollback_and_forget(d, uid, entry);
+      continue;
+    }
+    cleanup_error nd_error_t err = NULL;
+    if (write_spec_and_outcome(d, uid, entry, NULL, &err) < 0)
+      ND_LOG_ERROR("driver", "cdi-rebuild-failed", ND_KV_S("claim", uid),
+                   ND_KV_S("error", nd_error_msg(err)));
+    else
+      ND_LOG_INFO("driver", "cdi-spec-restored", ND_KV_S("claim", uid),
+                  ND_KV_B("reboot", rebooted));
+  }
+}
+
+json_t *nd_driver_prepared_devices(nd_driver *d) {
+  cleanup_json json_t *all = nd_checkpoint_all(d->cp);
+  json_t *out = json_array();
+  const char *uid;
+  json_t *entry;
+  json_object_foreach(all, uid, entry) {
+    size_t i;
+    json_t *dev;
+    json_array_foreach(json_object_get(entry, "devices"), i, dev) {
+      json_array_append_new(out, json_pack("{s:O, s:O, s:s, s:O}", "pool",
+                                           json_object_get(dev, "pool"), "device",
+                                           json_object_get(dev, "device"), "claim", uid, "type",
+                                           json_object_get(dev, "type")));
+    }
+  }
+  return out;
+}
+
+void nd_driver_get_stats(nd_driver *d, nd_driver_stats *out) {
+  out->prepares = __atomic_load_n(&d->stats.prepares, __ATOMIC_RELAXED);
+  out->prepare_errors = __atomic_load_n(&d->stats.prepare_errors, __ATOMIC_RELAXED);
+  out->unprepares = __atomic_load_n(&d->stats.unprepares, __ATOMIC_RELAXED);
+  out->unprepare_errors = __atomic_load_n(&d->stats.unprepare_errors, __ATOMIC_RELAXED);
+  out->attach_errors = __atomic_load_n(&d->stats.attach_errors, __ATOMIC_RELAXED);
+  out->prepare_ms_sum = d->stats.prepare_ms_sum;
+  out->unprepare_ms_sum = d->stats.unprepare_ms_sum;
+}
+
+nd_driver *nd_driver_new(const nd_driver_options *o, nd_error_t *err) {
+  nd_driver *d = calloc(1, sizeof(*d));
+  if (d == NULL) {
+    nd_error_make(err, ENOMEM, "driver: out of memory");
+    return NULL;
+  }
+  d->driver_name = strdup(o->driver_name);
+  d->node_name = strdup(o->node_name);
+  d->cdi_dir = strdup(o->cdi_dir);
+  d->state_dir = strdup(o->state_dir);
+  d->dev_root = strdup(o->dev_root ? o->dev_root : "/");
+  d->loop = o->loop;
+  d->k8s = o->k8s;
+  d->slices = o->slices;
+  d->cp = o->checkpoint;
+  pthread_mutex_init(&d->mu, NULL);
+  pthread_cond_init(&d->cv, NULL);
+  int n = o->workers > 0 ? o->workers : 4;
+  d->threads = calloc((size_t)n, sizeof(pthread_t));
+  for (int i = 0; i < n; i++) {
+    int e = pthread_create(&d->threads[i], NULL, worker_main, d);
+    if (e != 0) {
+      nd_error_make(err, e, "driver: starting worker thread: %s", strerror(e));
+      nd_driver_free(d);
+      return NULL;
+    }
+    d->n_threads++;
+  }
+  return d;
+}
+
+void nd_driver_free(nd_driver *d) {
+  if (d == NULL)
+    return;
+  pthread_mutex_lock(&d->mu);
+  d->stopping = true;
+  pthread_cond_broadcast(&d->cv);
+  pthread_mutex_unlock(&d->mu);
+  for (int i = 0; i < d->n_threads; i++)
+    pthread_join(d->threads[i], NULL);
+  free(d->threads);
+  pthread_mutex_destroy(&d->mu);
+  pthread_cond_destroy(&d->cv);
+  free(d->driver_name);
+  free(d->node_name);
+  free(d->cdi_dir);
+  free(d->state_dir);
+  free(d->dev_root);
+  free(d);
+}
