@@ -140,11 +140,10 @@ static int start_attach(nd_binding_conditions *b, const char *key, const char *b
   size_t bl = strlen(base);
   while (bl > 0 && base[bl - 1] == '/')
     bl--;
-  char *eregion = curl_easy_escape(NULL, region, 0);
-  if (asprintf(&j->url, "%.*s/v1/regions/%s/attach", (int)bl, base, eregion) < 0)
+  if (asprintf(&j->url, "%.*s/v1/attachments", (int)bl, base) < 0)
     abort();
-  curl_free(eregion);
-  cleanup_json json_t *body = json_pack("{s:s, s:s}", "node", node, "claim", uid);
+  cleanup_json json_t *body = json_pack("{s:s, s:s, s:s}", "region", region, "node", node,
+                                        "claim", uid);
   j->body = json_dumps(body, JSON_COMPACT);
   pthread_t t;
   pthread_attr_t attr;

@@ -9,8 +9,10 @@
  * outcomes are remembered per claim UID + device so a retried status write never attaches
  * twice.
  *
- * Fabric manager call: POST <base>/v1/regions/<fabricRegion>/attach with
- * {"node": "<node>", "claim": "<claim uid>"}; 2xx = attached (idempotent on its side).
+ * Fabric manager call (the API of tests/peers/fabric_manager.py): POST <base>/v1/attachments
+ * with {"region": <fabricRegion>, "node": <node>, "claim": <claim uid>}; 201 (new) or 200 (the
+ * same attachment exists: idempotent, so the node plugin's attach at prepare finds it) =
+ * attached; 404 unknown region, 409 region busy, anything else = failed.
  * <base> is bindingConditions.fabricManagerURL, or the device's `endpoint` attribute. */
 #ifndef NETDRA_CONTROLLER_BINDING_CONDITIONS_H
 #define NETDRA_CONTROLLER_BINDING_CONDITIONS_H

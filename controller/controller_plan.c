@@ -33,12 +33,8 @@ int nd_controller_plan(nd_reconciler *rc, nd_planned_pool **pools_out, size_t *n
   size_t np = nd_registry_pools(c->registry, &names);
   for (size_t i = 0; i < np; i++)
     add_pool(set, names[i]);
-  if (c->cfg.pools != NULL) {
-    cleanup_free char *copy = strdup(c->cfg.pools);
-    char *save = NULL;
-    for (char *t = strtok_r(copy, ", ", &save); t; t = strtok_r(NULL, ", ", &save))
-      add_pool(set, t);
-  }
+  for (size_t i = 0; i < c->cfg.pools.count; i++)
+    add_pool(set, c->cfg.pools.items[i]);
   nd_planner_options popts = {.driver = c->cfg.driver_name,
                               .binding_conditions = c->cfg.binding_conditions};
   size_t n = json_object_size(set), k = 0;

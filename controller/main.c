@@ -98,8 +98,8 @@ static int setup(nd_controller *c, nd_error_t *err) {
       nd_loop_add_signal(c->loop, SIGINT, on_signal, c, err) < 0)
     return -1;
   nd_k8s_options kopts = {.kubeconfig_path = c->cfg.kubeconfig,
-                          .qps = c->cfg.qps,
-                          .burst = c->cfg.burst,
+                          .qps = (double)c->cfg.qps,
+                          .burst = (int)c->cfg.burst,
                           .user_agent = "netdra-controller"};
   c->k8s = nd_k8s_client_new(c->loop, &kopts, err);
   if (c->k8s == NULL)
@@ -107,19 +107,19 @@ static int setup(nd_controller *c, nd_error_t *err) {
   if (discover_api(c, err) < 0)
     return -1;
 
-  nd_registry_options ropts = {.stale_after_ms = c->cfg.stale_after_ms,
-                               .offline_grace_ms = c->cfg.taint_grace_ms};
+  nd_registry_options ropts = {.stale_after_ms = (uint64_t)c->cfg.stale_after_ms,
+                               .offline_grace_ms = (uint64_t)c->cfg.taint_grace_ms};
   c->registry = nd_registry_new(c->loop, &ropts, err);
   if (c->registry == NULL)
     return nd_error_wrap(err, "device registry");
   nd_registry_subscribe(c->registry, on_registry, c);
-  c->taints = nd_health_taints_new(c->cfg.hysteresis_ms);
+  c->taints = nd_health_taints_new((uint64_t)c->cfg.hysteresis_ms);
 
   nd_reconciler_options rcopts = {.driver = c->cfg.driver_name,
                                   .api_version = c->api_version,
                                   .always_bump = c->cfg.always_bump_generation,
-                                  .debounce_ms = c->cfg.debounce_ms,
-                                  .resync_ms = c->cfg.resync_ms};
+                                  .debounce_ms = (uint64_t)c->cfg.debounce_ms,
+                                  .resync_ms = (uint64_t)c->cfg.resync_ms};
   c->reconciler = nd_reconciler_new(c->loop, c->k8s, &rcopts, nd_controller_plan, c, err);
   if (c->reconciler == NULL || nd_reconciler_start(c->reconciler, err) < 0)
     return -1;
@@ -127,7 +127,8 @@ static int setup(nd_controller *c, nd_error_t *err) {
   if (c->cfg.binding_conditions) {
     nd_binding_options bopts = {.driver = c->cfg.driver_name,
                                 .api_version = c->api_version,
-                                .fabric_manager_url = c->cfg.fabric_manager_url};
+                                .fabric_manager_url = c->cfg.fabric_manager_url,
+                                .attach_timeout_ms = (int)c->cfg.attach_timeout_ms};
     c->binding = nd_binding_conditions_new(c->loop, c->k8s, c->registry, &bopts, err);
     if (c->binding == NULL || nd_binding_conditions_start(c->binding, err) < 0)
       return nd_error_wrap(err, "binding conditions");
@@ -140,16 +141,16 @@ static int setup(nd_controller *c, nd_error_t *err) {
     nd_leader_options lopts = {.namespace_ = c->cfg.lease_namespace,
                                .lease_name = c->cfg.lease_name,
                                .identity = c->cfg.identity,
-                               .lease_ms = c->cfg.lease_ms,
-                               .renew_deadline_ms = c->cfg.renew_deadline_ms,
-                               .retry_ms = c->cfg.retry_ms};
+                               .lease_ms = (uint64_t)c->cfg.lease_ms,
+                               .renew_deadline_ms = (uint64_t)c->cfg.renew_deadline_ms,
+                               .retry_ms = (uint64_t)c->cfg.retry_ms};
     c->leader = nd_leader_election_new(c->loop, c->k8s, &lopts, on_leader, c, err);
     if (c->leader == NULL || nd_leader_election_start(c->leader, err) < 0)
       return -1;
   } else {
     c->leading = true;
   }
-  c->startup = nd_loop_add_timer(c->loop, c->cfg.startup_delay_ms, 0, on_startup, c, err);
+  c->startup = nd_loop_add_timer(c->loop, (uint64_t)c->cfg.startup_delay_ms, 0, on_startup, c, err);
   if (c->startup == NULL)
     return -1;
   if (c->cfg.metrics_address != NULL && c->cfg.metrics_address[0] != '\0') {

@@ -275,6 +275,7 @@ static void on_write_done(nd_k8s_client *c, nd_k8s_result *r, void *data) {
   bool ok = (st >= 200 && st < 300) || (op->kind == ND_SLICE_DELETE && st == 404);
   if (ok) {
     rc->stats.writes_ok[op->kind]++;
+    rc->stats.writes[op->kind][ND_WRITE_OK]++;
     rc->backoff_ms = 0;
     if (op->kind == ND_SLICE_DELETE)
       cache_del(rc, op->name, NULL);
@@ -294,6 +295,7 @@ static void on_write_done(nd_k8s_client *c, nd_k8s_result *r, void *data) {
   if (st == 409 || (st == 404 && op->kind == ND_SLICE_UPDATE)) {
     /* stale cache: refetch this slice, then reconcile on fresh state */
     rc->stats.writes_conflict++;
+    rc->stats.writes[op->kind][ND_WRITE_CONFLICT]++;
     cleanup_free char *name = strdup(op->name);
     nd_k8s_result_clear(r);
     clear_queue(rc);
@@ -302,6 +304,7 @@ static void on_write_done(nd_k8s_client *c, nd_k8s_result *r, void *data) {
   }
   if (st == 0 || st == 429 || st >= 500) {
     rc->stats.writes_retry++;
+    rc->stats.writes[op->kind][ND_WRITE_RETRY]++;
     int ra = r->retry_after_s;
     nd_k8s_result_clear(r);
     clear_queue(rc);
@@ -310,6 +313,7 @@ static void on_write_done(nd_k8s_client *c, nd_k8s_result *r, void *data) {
   }
   /* any other 4xx: the object is wrong; go on with the rest, try again much later */
   rc->stats.writes_invalid++;
+  rc->stats.writes[op->kind][ND_WRITE_INVALID]++;
   rc->queue_failed = true;
   nd_k8s_result_clear(r);
   rc->next_op++;

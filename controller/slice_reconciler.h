@@ -34,8 +34,11 @@ typedef struct {
   uint64_t max_backoff_ms; /* 0: 30000 */
 } nd_reconciler_options;
 
+typedef enum { ND_WRITE_OK, ND_WRITE_CONFLICT, ND_WRITE_RETRY, ND_WRITE_INVALID } nd_write_result;
+
 typedef struct {
   uint64_t reconciles;
+  uint64_t writes[3][4];    /* [nd_slice_op_kind][nd_write_result] */
   uint64_t writes_ok[3];    /* by nd_slice_op_kind */
   uint64_t writes_conflict; /* 409 */
   uint64_t writes_retry;    /* 429, 5xx, transport */

@@ -1,6 +1,6 @@
 /* test_binding_conditions.c: the binding-condition flow against the in-memory API of
- * fake_k8s.c and a real HTTP fabric manager (fake_fabric_manager.py, python3): attach ->
- * condition True; fabric failure -> failure condition; a status conflict is retried without a
+ * fake_k8s.c and the simulated HTTP fabric manager (tests/peers/fabric_manager.py, python3): attach ->
+ * condition True; an unknown region -> failure condition; a status conflict is retried without a
  * second attach; a follower does nothing. */
 #include <setjmp.h>
 #include <signal.h>
@@ -50,28 +50,31 @@ static char fm_dir[64];
 static int start_fm(void **state) {
   snprintf(fm_dir, sizeof(fm_dir), "/tmp/netdra-fm-XXXXXX");
   assert_non_null(mkdtemp(fm_dir));
-  char port_file[128];
-  snprintf(port_file, sizeof(port_file), "%s/port", fm_dir);
+  char ready[128], devroot[128];
+  snprintf(ready, sizeof(ready), "%s/ready", fm_dir);
+  snprintf(devroot, sizeof(devroot), "%s/root", fm_dir);
   const char *src = getenv("NETDRA_SOURCE_DIR");
   const char *py = getenv("PYTHON") ? getenv("PYTHON") : "/usr/bin/python3";
   char script[512];
-  snprintf(script, sizeof(script), "%s/tests/controller/fake_fabric_manager.py", src ? src : ".");
+  snprintf(script, sizeof(script), "%s/tests/peers/fabric_manager.py", src ? src : ".");
   fm_pid = fork();
   if (fm_pid == 0) {
-    execl(py, py, script, "--port-file", port_file, (char *)NULL);
+    execl(py, py, script, "--ready-file", ready, "--dev-root", devroot, "--region", "r0:0:64Gi",
+          "--region", "r2:1:64Gi", (char *)NULL);
     _exit(127);
   }
   for (int i = 0; i < 200; i++) {
-    FILE *f = fopen(port_file, "r");
-    int port = 0;
+    FILE *f = fopen(ready, "r");
     if (f != NULL) {
-      if (fscanf(f, "%d", &port) != 1)
-        port = 0;
+      char url[64] = "";
+      if (fgets(url, sizeof(url), f) == NULL)
+        url[0] = '\0';
       fclose(f);
-    }
-    if (port > 0) {
-      snprintf(fm_url, sizeof(fm_url), "http://127.0.0.1:%d", port);
-      return 0;
+      url[strcspn(url, "\r\n")] = '\0';
+      if (url[0] != '\0') {
+        snprintf(fm_url, sizeof(fm_url), "%s", url);
+        return 0;
+      }
     }
     struct timespec ts = {.tv_nsec = 50 * 1000 * 1000};
     nanosleep(&ts, NULL);
@@ -85,10 +88,10 @@ static int stop_fm(void **state) {
     kill(fm_pid, SIGTERM);
     waitpid(fm_pid, NULL, 0);
   }
-  char cmd[128];
-  snprintf(cmd, sizeof(cmd), "%s/port", fm_dir);
-  unlink(cmd);
-  rmdir(fm_dir);
+  char cmd[256];
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fm_dir);
+  if (system(cmd) != 0)
+    return -1;
   return 0;
 }
 
@@ -102,21 +105,36 @@ static size_t collect(char *p, size_t s, size_t n, void *d) {
   return s * n;
 }
 
-/* Attaches the fabric manager saw for a region. */
-static size_t fm_attaches(const char *region) {
+static json_t *fm_get(const char *path) {
   CURL *c = curl_easy_init();
-  char url[128];
-  snprintf(url, sizeof(url), "%s/_attaches", fm_url);
+  char url[256];
+  snprintf(url, sizeof(url), "%s%s", fm_url, path);
   json_t *body = NULL;
   curl_easy_setopt(c, CURLOPT_URL, url);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
   assert_int_equal(curl_easy_perform(c), CURLE_OK);
   curl_easy_cleanup(c);
+  return body;
+}
+
+/* Attach requests (POSTs) the fabric manager received. */
+static size_t fm_posts(void) {
+  json_t *body = fm_get("/_test/requests");
   size_t n = 0, i;
   json_t *a;
-  json_array_foreach(json_object_get(body, "attaches"), i, a) n +=
-      strcmp(json_string_value(json_object_get(a, "region")), region) == 0;
+  json_array_foreach(json_object_get(body, "requests"), i, a) n +=
+      strcmp(json_string_value(json_object_get(a, "method")), "POST") == 0;
+  json_decref(body);
+  return n;
+}
+
+/* Attachments of a region that exist at the fabric manager, with their node. */
+static size_t fm_attached(const char *region, const char *node) {
+  char path[128];
+  snprintf(path, sizeof(path), "/v1/attachments?region=%s&node=%s", region, node);
+  json_t *body = fm_get(path);
+  size_t n = json_array_size(json_object_get(body, "attachments"));
   json_decref(body);
   return n;
 }
@@ -193,7 +211,7 @@ static void test_binding_flow(void **state) {
   /* a follower does nothing */
   put_claim(store, "c0", "cxl0");
   run_until(loop, NULL, NULL, 300);
-  assert_int_equal(fm_attaches("r0"), 0);
+  assert_int_equal(fm_posts(), 0);
   assert_null(condition_of(store, "c0", "netdra.dev/attached"));
 
   /* leading: attach, then the condition */
@@ -203,14 +221,15 @@ static void test_binding_flow(void **state) {
   const json_t *c = condition_of(store, "c0", "netdra.dev/attached");
   assert_string_equal(json_string_value(json_object_get(c, "status")), "True");
   assert_string_equal(json_string_value(json_object_get(c, "reason")), "Attached");
-  assert_int_equal(fm_attaches("r0"), 1);
+  assert_int_equal(fm_attached("r0", "node-1"), 1);
+  assert_int_equal(fm_posts(), 1);
 
-  /* fabric failure: the failure condition, with the error */
+  /* fabric failure (an unknown region: 404): the failure condition, with the error */
   put_claim(store, "c1", "cxl1");
   cond_arg a1 = {store, "c1", "netdra.dev/attach-failed"};
   assert_true(run_until(loop, has_condition, &a1, 5000));
   c = condition_of(store, "c1", "netdra.dev/attach-failed");
-  assert_non_null(strstr(json_string_value(json_object_get(c, "message")), "500"));
+  assert_non_null(strstr(json_string_value(json_object_get(c, "message")), "404"));
   assert_null(condition_of(store, "c1", "netdra.dev/attached"));
 
   /* a conflict on the status write: retried, attached once */
@@ -226,12 +245,13 @@ static void test_binding_flow(void **state) {
   json_decref(touched);
   cond_arg a2 = {store, "c2", "netdra.dev/attached"};
   assert_true(run_until(loop, has_condition, &a2, 8000));
-  assert_int_equal(fm_attaches("r2"), 1);
+  assert_int_equal(fm_attached("r2", "node-1"), 1);
+  assert_int_equal(fm_posts(), 3); /* c0, c1, c2: the conflict did not attach again */
   assert_true(nd_binding_conditions_stats(b)->status_conflicts >= 1);
 
   /* nothing more happens once reported */
   run_until(loop, NULL, NULL, 300);
-  assert_int_equal(fm_attaches("r0"), 1);
+  assert_int_equal(fm_posts(), 3);
 
   nd_binding_conditions_stop(b);
   nd_binding_conditions_free(b);
