@@ -716,6 +716,7 @@ class Handler(BaseHTTPRequestHandler):
             if pending is None:
                 chunk({"type": "ERROR", "object": status_body(
                     410, "Expired", f"too old resource version: {rv_text} ({store.oldest_rv})")})
+                self.wfile.write(b"0\r\n\r\n")
                 return
             for t, o in pending:
                 chunk({"type": t, "object": o})
@@ -742,7 +743,8 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except (BrokenPipeError, ConnectionResetError, ssl.SSLError, OSError):
             pass
-        self.close_connection = True
+        finally:
+            self.close_connection = True
 
 
 class Server(ThreadingHTTPServer):
