@@ -90,6 +90,8 @@ bool nd_device_equal(const nd_device *a, const nd_device *b);
  * field is wrong and why, and nothing is returned. */
 nd_device *nd_announcement_parse(const char *source, const char *pool, const char *id,
                                  const json_t *doc, nd_error_t *err);
+/* Allow a custom device type (a DNS label) besides camera, cxl-memory and accelerator. */
+int nd_announcement_allow_type(const char *type, nd_error_t *err);
 nd_device *nd_announcement_parse_bytes(const char *source, const char *pool, const char *id,
                                        const char *payload, size_t len, nd_error_t *err);
 
@@ -132,5 +134,9 @@ const nd_device *nd_registry_find(const nd_registry *r, const char *pool, const 
 size_t nd_registry_pools(const nd_registry *r, const char ***pools /* owned by registry */);
 size_t nd_registry_pool_devices(const nd_registry *r, const char *pool,
                                 const nd_device ***devices /* owned by registry */);
+
+#include "mdns_source.h"
+#include "mqtt_source.h"
+#include "static_source.h"
 
 #endif

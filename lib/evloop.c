@@ -317,6 +317,21 @@ static void run_posted(nd_loop *loop) {
   }
 }
 
+void nd_loop_cancel_defer(nd_loop *loop, nd_defer_cb cb, void *data) {
+  defer_item **pp = &loop->defer_head;
+  loop->defer_tail = NULL;
+  while (*pp) {
+    defer_item *d = *pp;
+    if (d->cb == cb && d->data == data) {
+      *pp = d->next;
+      free(d);
+      continue;
+    }
+    loop->defer_tail = d;
+    pp = &d->next;
+  }
+}
+
 static void run_deferred(nd_loop *loop) {
   /* callbacks may defer more work; that runs in the next round */
   defer_item *list = loop->defer_head;

@@ -49,6 +49,8 @@ int nd_loop_add_signal(nd_loop *loop, int signo, nd_signal_cb cb, void *data, nd
 
 /* Run cb once after the current batch of events (coalescing point). */
 void nd_loop_defer(nd_loop *loop, nd_defer_cb cb, void *data);
+/* Drop deferred calls of cb with data that have not run yet (for an owner being freed). */
+void nd_loop_cancel_defer(nd_loop *loop, nd_defer_cb cb, void *data);
 
 /* Thread-safe: queue cb to run on the loop thread (wakes the loop through an eventfd).
  * The only evloop call that may be made from another thread. */

@@ -61,6 +61,7 @@ echo "register _netdra._tcp broken 9 120 vendor=nobody" >&7
 wait_for "accelerator resolved with TXT" \
   'd.get("acc0",{}).get("type")=="accelerator" and d["acc0"]["attributes"]["cores"]=={"int":64} and d["acc0"]["capacities"]["memory"]=="80Gi" and d["acc0"]["endpoint"]=="http://'"$net"'.1:8443/ctl"' 20
 wait_for "rtsp camera resolved" 'd.get("cam0",{}).get("type")=="camera" and d["cam0"]["endpoint"]=="rtsp://'"$net"'.1:554"' 20
+for _ in $(seq 100); do grep -q 'service-rejected.*broken.*type is required' "$work/probe.err" && break; sleep 0.1; done
 grep -q 'service-rejected.*broken.*type is required' "$work/probe.err" || fail "broken TXT not rejected with a reason"
 echo "ok   broken TXT rejected with a reason, others kept"
 [ "$("$py" -c 'import json,sys; l=[x for x in open(sys.argv[1]) if x.startswith("{\"changes\"")]; print(len(json.loads(l[-1])["devices"]))' "$work/probe.out")" = 2 ] || fail "expected exactly 2 devices"
