@@ -221,6 +221,9 @@ static int parse_capacities(const json_t *caps, nd_device *d, nd_error_t *err) {
       snprintf(text, sizeof(text), "%s", json_string_value(v));
     else
       return nd_error_make(err, EINVAL, "%s: expected a quantity such as \"64Gi\" or 4", field);
+    if (!isdigit((unsigned char)text[0]) && text[0] != '.' && text[0] != '+' && text[0] != '-')
+      return nd_error_make(err, EINVAL, "%s: \"%s\": a quantity starts with a number (\"64Gi\")",
+                           field, text);
     nd_error_t qerr = NULL;
     char *canonical = nd_quantity_canonical(text, &qerr);
     if (canonical == NULL) {
@@ -278,8 +281,11 @@ static int parse_reachability(const json_t *reach, nd_device *d, nd_error_t *err
     const char *rkey, *op;
     if (!json_is_object(req))
       return nd_error_make(err, EINVAL, "%s: expected {key, operator, values}", field);
-    if (get_string(req, "key", field, true, 317, &rkey, err) < 0 ||
-        get_string(req, "operator", field, true, 16, &op, err) < 0)
+    char kfield[112], ofield[112];
+    snprintf(kfield, sizeof(kfield), "%s.key", field);
+    snprintf(ofield, sizeof(ofield), "%s.operator", field);
+    if (get_string(req, "key", kfield, true, 317, &rkey, err) < 0 ||
+        get_string(req, "operator", ofield, true, 16, &op, err) < 0)
       return -1;
     const char *slash = strrchr(rkey, '/');
     char prefix[254] = "";

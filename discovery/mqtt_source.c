@@ -17,6 +17,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include "cleanup.h"
@@ -46,7 +47,14 @@ struct nd_mqtt_source {
   uint64_t backoff_ms;
   nd_strmap *availability; /* "domain/id" -> "online"/"offline" heard before the config */
   nd_mqtt_source_stats stats;
+  /* what a fresh client needs: each (re)connect builds one, so no state from a broken
+   * connection leaks into the next */
+  char fail_reason[96]; /* set by callbacks; acted on after mosquitto returns */
+  bool tls;
+  char *ca_file, *cert_file, *key_file, *username, *password;
 };
+
+static int build_client(nd_mqtt_source *s, nd_error_t *err);
 
 static void schedule_reconnect(nd_mqtt_source *s, const char *why);
 
@@ -69,14 +77,37 @@ static void update_watch(nd_mqtt_source *s);
 
 static void on_io(nd_loop *loop, int fd, uint32_t events, void *data) {
   nd_mqtt_source *s = data;
+  if (s->mosq == NULL)
+    return;
   int rc = MOSQ_ERR_SUCCESS;
   if (events & (EPOLLIN | EPOLLERR | EPOLLHUP))
     rc = mosquitto_loop_read(s->mosq, 1);
-  if (rc == MOSQ_ERR_SUCCESS && (events & EPOLLOUT))
+  if (rc == MOSQ_ERR_SUCCESS && (events & EPOLLOUT) && !s->fail_reason[0])
     rc = mosquitto_loop_write(s->mosq, 1);
+  if (s->fail_reason[0]) {
+    char why[sizeof(s->fail_reason)];
+    memcpy(why, s->fail_reason, sizeof(why));
+    s->fail_reason[0] = '\0';
+    schedule_reconnect(s, why);
+    return;
+  }
   if (rc != MOSQ_ERR_SUCCESS) {
     schedule_reconnect(s, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
     return;
+  }
+  if (events & (EPOLLERR | EPOLLHUP)) {
+    /* a connect that failed (refused, reset) shows only as an error on the socket, and
+     * mosquitto_loop_read does not report it while the connect is pending */
+    int soerr = 0;
+    socklen_t len = sizeof(soerr);
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr != 0) {
+      schedule_reconnect(s, strerror(soerr));
+      return;
+    }
+    if ((events & EPOLLHUP) && !s->stats.connected) {
+      schedule_reconnect(s, "connection closed");
+      return;
+    }
   }
   update_watch(s);
 }
@@ -114,22 +145,27 @@ static void update_watch(nd_mqtt_source *s) {
 
 static void on_misc(nd_loop *loop, nd_timer *t, void *data) {
   nd_mqtt_source *s = data;
-  if (mosquitto_socket(s->mosq) < 0)
+  if (s->mosq == NULL || mosquitto_socket(s->mosq) < 0)
     return;
   int rc = mosquitto_loop_misc(s->mosq);
-  if (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN) {
-    schedule_reconnect(s, mosquitto_strerror(rc));
+  if (s->fail_reason[0] || (rc != MOSQ_ERR_SUCCESS && rc != MOSQ_ERR_NO_CONN)) {
+    schedule_reconnect(s, s->fail_reason[0] ? s->fail_reason : mosquitto_strerror(rc));
+    s->fail_reason[0] = '\0';
     return;
   }
   update_watch(s);
 }
 
 static int start_connect(nd_mqtt_source *s) {
+  nd_error_t err = NULL;
+  if (s->mosq == NULL && build_client(s, &err) < 0) {
+    ND_LOG_ERROR("mqtt", "client-failed", ND_KV_S("error", nd_error_msg(err)));
+    nd_error_release(&err);
+    return MOSQ_ERR_NOMEM;
+  }
   mosquitto_int_option(s->mosq, MOSQ_OPT_PROTOCOL_VERSION,
                        s->protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
-  int rc = s->stats.connects || s->stats.disconnects
-               ? mosquitto_reconnect_async(s->mosq)
-               : mosquitto_connect_async(s->mosq, s->host, s->port, s->keepalive);
+  int rc = mosquitto_connect_async(s->mosq, s->host, s->port, s->keepalive);
   if (rc != MOSQ_ERR_SUCCESS)
     return rc;
   update_watch(s);
@@ -143,9 +179,16 @@ static void on_reconnect_timer(nd_loop *loop, nd_timer *t, void *data) {
     schedule_reconnect(s, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
 }
 
-static void schedule_reconnect(nd_mqtt_source *s, const char *why) {
+static void drop_client(nd_mqtt_source *s) {
   unwatch(s);
-  mosquitto_disconnect(s->mosq);
+  if (s->mosq) {
+    mosquitto_destroy(s->mosq);
+    s->mosq = NULL;
+  }
+}
+
+static void schedule_reconnect(nd_mqtt_source *s, const char *why) {
+  drop_client(s);
   if (s->stats.connected)
     s->stats.disconnects++;
   s->stats.connected = false;
@@ -170,9 +213,8 @@ static void on_connect(struct mosquitto *m, void *data, int rc, int flags,
       s->protocol = 4;
       s->backoff_ms = 0;
     }
-    char why[64];
-    snprintf(why, sizeof(why), "connection refused: %s", s->protocol == 5 ? mosquitto_reason_string(rc) : mosquitto_connack_string(rc));
-    schedule_reconnect(s, why);
+    snprintf(s->fail_reason, sizeof(s->fail_reason), "connection refused: %s",
+             s->protocol == 5 ? mosquitto_reason_string(rc) : mosquitto_connack_string(rc));
     return;
   }
   s->stats.connected = true;
@@ -194,12 +236,9 @@ static void on_connect(struct mosquitto *m, void *data, int rc, int flags,
 
 static void on_disconnect(struct mosquitto *m, void *data, int rc, const mosquitto_property *p) {
   nd_mqtt_source *s = data;
-  if (rc != 0 && s->stats.connected) {
-    /* mosquitto calls this from loop_read/misc; reconnect from the timer, not from here */
-    s->stats.connected = false;
-    s->stats.disconnects++;
-    nd_timer_rearm(s->reconnect_timer, 0, 0);
-  }
+  /* mosquitto calls this from loop_read/misc: the client is rebuilt after it returns */
+  if (rc != 0 && !s->fail_reason[0])
+    snprintf(s->fail_reason, sizeof(s->fail_reason), "%s", mosquitto_strerror(rc));
 }
 
 static void publish_status(nd_mqtt_source *s, const char *domain, const char *id,
@@ -329,53 +368,58 @@ nd_mqtt_source *nd_mqtt_source_new(nd_loop *loop, nd_registry *reg,
     if (asprintf(&s->client_id, "netdra-%.40s-%d", host, (int)getpid()) < 0)
       s->client_id = NULL;
   }
-  s->mosq = mosquitto_new(s->client_id, true, s);
-  cleanup_free char *username = NULL;
-  cleanup_free char *password = NULL;
-  int rc;
-  if (s->mosq == NULL) {
-    nd_error_make(err, errno, "mqtt: creating the client: %s", strerror(errno));
-    goto fail;
-  }
-  mosquitto_connect_v5_callback_set(s->mosq, on_connect);
-  mosquitto_disconnect_v5_callback_set(s->mosq, on_disconnect);
-  mosquitto_message_v5_callback_set(s->mosq, on_message);
-  mosquitto_log_callback_set(s->mosq, on_log);
-  if (cfg->tls) {
-    rc = mosquitto_tls_set(s->mosq, cfg->ca_file, NULL, cfg->cert_file, cfg->key_file, NULL);
-    if (rc != MOSQ_ERR_SUCCESS) {
-      nd_error_make(err, EINVAL, "mqtt: TLS setup (ca %s, cert %s): %s", cfg->ca_file ? cfg->ca_file : "-",
-                    cfg->cert_file ? cfg->cert_file : "-", mosquitto_strerror(rc));
-      goto fail;
-    }
-  }
+  s->tls = cfg->tls;
+  s->ca_file = cfg->ca_file ? strdup(cfg->ca_file) : NULL;
+  s->cert_file = cfg->cert_file ? strdup(cfg->cert_file) : NULL;
+  s->key_file = cfg->key_file ? strdup(cfg->key_file) : NULL;
   if (cfg->username)
-    username = strdup(cfg->username);
-  else if (cfg->username_file && (username = read_secret_file(cfg->username_file, err)) == NULL)
+    s->username = strdup(cfg->username);
+  else if (cfg->username_file && (s->username = read_secret_file(cfg->username_file, err)) == NULL)
     goto fail;
-  if (cfg->password_file && (password = read_secret_file(cfg->password_file, err)) == NULL)
+  if (cfg->password_file && (s->password = read_secret_file(cfg->password_file, err)) == NULL)
     goto fail;
-  if (username || password) {
-    rc = mosquitto_username_pw_set(s->mosq, username, password);
-    if (password)
-      explicit_bzero(password, strlen(password));
-    if (rc != MOSQ_ERR_SUCCESS) {
-      nd_error_make(err, EINVAL, "mqtt: credentials: %s", mosquitto_strerror(rc));
-      goto fail;
-    }
-  }
+  if (build_client(s, err) < 0) /* checks TLS files and credentials now, not at first connect */
+    goto fail;
   s->misc_timer = nd_loop_add_timer(loop, 1000, 1000, on_misc, s, err);
   s->reconnect_timer = nd_loop_add_timer(loop, 0, 0, on_reconnect_timer, s, err);
   if (s->misc_timer == NULL || s->reconnect_timer == NULL)
     goto fail;
   nd_timer_disarm(s->reconnect_timer);
-  rc = start_connect(s);
+  int rc = start_connect(s);
   if (rc != MOSQ_ERR_SUCCESS)
     schedule_reconnect(s, rc == MOSQ_ERR_ERRNO ? strerror(errno) : mosquitto_strerror(rc));
   return s;
 fail:
   nd_mqtt_source_free(s);
   return NULL;
+}
+
+static int build_client(nd_mqtt_source *s, nd_error_t *err) {
+  s->mosq = mosquitto_new(s->client_id, true, s);
+  if (s->mosq == NULL)
+    return nd_error_make(err, errno, "mqtt: creating the client: %s", strerror(errno));
+  mosquitto_connect_v5_callback_set(s->mosq, on_connect);
+  mosquitto_disconnect_v5_callback_set(s->mosq, on_disconnect);
+  mosquitto_message_v5_callback_set(s->mosq, on_message);
+  mosquitto_log_callback_set(s->mosq, on_log);
+  int rc;
+  if (s->tls) {
+    rc = mosquitto_tls_set(s->mosq, s->ca_file, NULL, s->cert_file, s->key_file, NULL);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      drop_client(s);
+      return nd_error_make(err, EINVAL, "mqtt: TLS setup (ca %s, cert %s): %s",
+                           s->ca_file ? s->ca_file : "-", s->cert_file ? s->cert_file : "-",
+                           mosquitto_strerror(rc));
+    }
+  }
+  if (s->username || s->password) {
+    rc = mosquitto_username_pw_set(s->mosq, s->username, s->password);
+    if (rc != MOSQ_ERR_SUCCESS) {
+      drop_client(s);
+      return nd_error_make(err, EINVAL, "mqtt: credentials: %s", mosquitto_strerror(rc));
+    }
+  }
+  return 0;
 }
 
 static void free_value(void *v) { free(v); }
@@ -388,11 +432,17 @@ void nd_mqtt_source_free(nd_mqtt_source *s) {
     nd_loop_del_timer(s->loop, s->misc_timer);
   if (s->reconnect_timer)
     nd_loop_del_timer(s->loop, s->reconnect_timer);
-  if (s->mosq) {
+  if (s->mosq)
     mosquitto_disconnect(s->mosq);
-    mosquitto_destroy(s->mosq);
-  }
+  drop_client(s);
   nd_strmap_free(s->availability, free_value);
+  free(s->ca_file);
+  free(s->cert_file);
+  free(s->key_file);
+  free(s->username);
+  if (s->password)
+    explicit_bzero(s->password, strlen(s->password));
+  free(s->password);
   free(s->host);
   free(s->prefix);
   free(s->client_id);

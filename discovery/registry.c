@@ -332,12 +332,14 @@ int nd_registry_upsert(nd_registry *r, nd_device *d, nd_error_t *err) {
     r->per_source[src]++;
   }
   s->by_source[src] = d;
+  p->dirty = true; /* the sorted view holds device pointers: rebuild it even without a change */
   nd_device *after = effective(s);
   if (new_slot) {
     ND_LOG_INFO("registry", "device-added", ND_KV_S("pool", p->name), ND_KV_S("device", s->name),
                 ND_KV_S("id", d->id), ND_KV_S("type", d->type), ND_KV_S("source", d->source));
     note_change(r, ND_CHANGE_ADDED, p, s->name);
-  } else if (before != after || (old && after == d && !nd_device_equal(old, d))) {
+  } else if (after == d && (before != old || !nd_device_equal(old, d))) {
+    /* the effective device changed source, or its source described it differently */
     note_change(r, ND_CHANGE_UPDATED, p, s->name);
   }
   nd_device_free(old);
@@ -351,6 +353,7 @@ static void remove_source_device(nd_registry *r, pool *p, dev_slot *s, int src, 
     return;
   s->by_source[src] = NULL;
   r->per_source[src]--;
+  p->dirty = true;
   nd_device *after = effective(s);
   if (after == NULL) {
     cleanup_free char *name = s->name;

@@ -7,7 +7,7 @@ set -euo pipefail
 build=${NETDRA_BUILD_DIR:?}
 src=${NETDRA_SOURCE_DIR:?}
 py=${PYTHON:-/usr/bin/python3}
-probe="$build/tests/mdns/mdns_probe"
+probe="$build/tests/discovery/discovery_probe"
 id=$$
 nsa="nd-mdns-a-$id" nsb="nd-mdns-b-$id"
 net="10.213.$((id % 250))"
