@@ -125,7 +125,7 @@ static void test_precedence(void **state) {
 static void test_health_lifecycle(void **state) {
   cleanup_error nd_error_t err = NULL;
   nd_loop *loop = nd_loop_new(&err);
-  nd_registry_options o = {.stale_after_ms = 600, .offline_grace_ms = 600};
+  nd_registry_options o = {.stale_after_ms = 2500, .offline_grace_ms = 600};
   nd_registry *r = nd_registry_new(loop, &o, &err);
   seen s = {0};
   nd_registry_subscribe(r, on_change, &s);
@@ -140,7 +140,7 @@ static void test_health_lifecycle(void **state) {
   assert_null(nd_registry_find(r, "p", "lwt")); /* offline past the grace: removed */
   assert_int_equal(nd_registry_touch(r, "mqtt", "p", "hb"), 0);
   assert_int_equal(nd_registry_find(r, "p", "hb")->health, ND_HEALTH_ONLINE);
-  spin(loop, 4500);
+  spin(loop, 7000);
   assert_null(nd_registry_find(r, "p", "hb")); /* stale -> offline -> removed */
   assert_int_equal(nd_registry_count(r), 0);
   nd_registry_free(r);
