@@ -241,7 +241,8 @@ static int set_from_text(const nd_config_field *f, void *base, const char *text,
     errno = 0;
     char *end = NULL;
     long long v = strtoll(text, &end, 10);
-    if (*text == '\0' || *end != '\0' || errno == ERANGE || *text == ' ')
+    bool starts_ok = (*text >= '0' && *text <= '9') || *text == '-' || *text == '+';
+    if (!starts_ok || *end != '\0' || errno == ERANGE)
       return value_error(err, where, path, f->type, got, NULL);
     if (check_bounds(f, v, where, path, err) < 0)
       return -1;
@@ -406,6 +407,8 @@ static int apply_object(const nd_config_field *table, void *base, const json_t *
       if (strcmp(c->key, key) == 0)
         f = c;
     if (f == NULL) {
+      snprintf(where, sizeof(where), "%s:%d", nd_yaml_source_name(lines),
+               nd_yaml_pos_of_key(lines, obj, key).line);
       char known[200] = "";
       size_t n = 0;
       for (const nd_config_field *c = table; c->key != NULL && n + 40 < sizeof(known); c++)

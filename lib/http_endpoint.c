@@ -370,6 +370,7 @@ static void on_conn_timeout(nd_loop *loop, nd_timer *timer, void *data) {
   c->close_after = true;
   c->in_len = 0;
   queue_error(c, 408, NULL);
+  restart_timer(c); /* a client that does not read the 408 is dropped at the next expiry */
   flush(c);
 }
 

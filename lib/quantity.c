@@ -313,7 +313,8 @@ char *nd_quantity_format_canonical(const nd_quantity *q, char buf[ND_QUANTITY_ST
   if (format == ND_QUANTITY_BINARY_SI) {
     i128 a = q->mant < 0 ? -q->mant : q->mant;
     bool below_1024 = cmp_magnitude(a, q->scale, 1024, 0) < 0;
-    if (below_1024 || q->scale < 0)
+    bool too_big = (int64_t)digit_count(a) + q->scale > MAX_DIGITS; /* only sums get there */
+    if (below_1024 || q->scale < 0 || too_big)
       format = ND_QUANTITY_DECIMAL_SI;
   }
   char *p = buf;

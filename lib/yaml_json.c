@@ -19,7 +19,7 @@
 
 /* ---- position table ---- */
 
-typedef enum { POS_NODE, POS_MEMBER, POS_INDEX } pos_kind;
+typedef enum { POS_NODE, POS_MEMBER, POS_INDEX, POS_KEY } pos_kind;
 
 typedef struct pos_entry {
   const void *node;
@@ -108,6 +108,9 @@ nd_yaml_pos nd_yaml_pos_of(const nd_yaml_lines *lines, const json_t *node) {
 nd_yaml_pos nd_yaml_pos_of_member(const nd_yaml_lines *lines, const json_t *object,
                                   const char *key) {
   return lines_get(lines, object, POS_MEMBER, key, 0);
+}
+nd_yaml_pos nd_yaml_pos_of_key(const nd_yaml_lines *lines, const json_t *object, const char *key) {
+  return lines_get(lines, object, POS_KEY, key, 0);
 }
 nd_yaml_pos nd_yaml_pos_of_index(const nd_yaml_lines *lines, const json_t *array, size_t index) {
   return lines_get(lines, array, POS_INDEX, NULL, index);
@@ -346,6 +349,7 @@ static int add_value(loader *ld, json_t *v, yaml_mark_t m, bool record) {
       return fail_at(ld, km, "duplicate key \"%.150s\"", f->key);
     }
     lines_put(ld->lines, f->container, POS_MEMBER, f->key, 0, pos);
+    lines_put(ld->lines, f->container, POS_KEY, f->key, 0, f->key_pos);
     json_object_set_new(f->container, f->key, v);
     free(f->key);
     f->key = NULL;

@@ -47,6 +47,8 @@ nd_yaml_pos nd_yaml_pos_of(const nd_yaml_lines *lines, const json_t *node);
 /* Position of the value of object member key (the key's line for an empty value). */
 nd_yaml_pos nd_yaml_pos_of_member(const nd_yaml_lines *lines, const json_t *object,
                                   const char *key);
+/* Position of the key of object member key. */
+nd_yaml_pos nd_yaml_pos_of_key(const nd_yaml_lines *lines, const json_t *object, const char *key);
 /* Position of array element index. */
 nd_yaml_pos nd_yaml_pos_of_index(const nd_yaml_lines *lines, const json_t *array, size_t index);
 /* The name given when loading ("config.yaml"). */

@@ -7,10 +7,12 @@
 #include "plugin.h"
 #include "plugin_config.h"
 
+extern char **environ;
+
 int main(int argc, char **argv) {
   nd_plugin_config cfg;
   cleanup_error nd_error_t err = NULL;
-  int r = nd_plugin_config_load(&cfg, argc, argv, &err);
+  int r = nd_plugin_config_load(&cfg, argc, argv, environ, &err);
   if (r == 1) {
     nd_plugin_config_clear(&cfg);
     return 0;

@@ -1,5 +1,6 @@
-/* plugin_config.c: defaults, YAML file, environment and flags for netdra-node-plugin; see
- * plugin_config.h. The YAML file is a flat mapping of the field names in the table there. */
+/* plugin_config.c: the configuration table of netdra-node-plugin for lib/config.h's loader
+ * (defaults < YAML file < environment < flags), plus derived values and checks; see
+ * plugin_config.h. */
 #include "plugin_config.h"
 
 #include <errno.h>
@@ -7,232 +8,70 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <yaml.h>
 
 #include "cleanup.h"
+#include "config.h"
 #include "log.h"
 #include "names.h"
 
-typedef enum { T_STR, T_INT, T_BOOL } value_type;
-typedef struct {
-  const char *yaml_key, *flag, *env;
-  value_type type;
-  size_t offset;
-} option_spec;
-
-#define STR(f) T_STR, offsetof(nd_plugin_config, f)
-static const option_spec options[] = {
-    {"nodeName", "node-name", "NODE_NAME", STR(node_name)},
-    {"driverName", "driver-name", "NETDRA_DRIVER_NAME", STR(driver_name)},
-    {"kubeletPluginDir", "plugin-dir", "NETDRA_PLUGIN_DIR", STR(plugin_dir)},
-    {"kubeletRegistryDir", "registry-dir", "NETDRA_REGISTRY_DIR", STR(registry_dir)},
-    {"cdiDir", "cdi-dir", "NETDRA_CDI_DIR", STR(cdi_dir)},
-    {"stateDir", "state-dir", "NETDRA_STATE_DIR", STR(state_dir)},
-    {"devRoot", "dev-root", "NETDRA_DEV_ROOT", STR(dev_root)},
-    {"kubeconfig", "kubeconfig", "KUBECONFIG", STR(kubeconfig)},
-    {"logFormat", "log-format", "NETDRA_LOG_FORMAT", STR(log_format)},
-    {"logLevel", "log-level", "NETDRA_LOG_LEVEL", STR(log_level)},
-    {"bootIdFile", "boot-id-file", "NETDRA_BOOT_ID_FILE", STR(boot_id_file)},
-    {"workers", "workers", "NETDRA_WORKERS", T_INT, offsetof(nd_plugin_config, workers)},
-    {"healthIntervalSeconds", "health-interval", "NETDRA_HEALTH_INTERVAL", T_INT,
-     offsetof(nd_plugin_config, health_interval_s)},
-    {"localGPUs", "local-gpus", "NETDRA_LOCAL_GPUS", T_BOOL,
-     offsetof(nd_plugin_config, publish_local_gpus)},
-    {"metricsAddress", "metrics-address", "NETDRA_METRICS_ADDRESS", STR(metrics_address)},
+#define F(field) offsetof(nd_plugin_config, field)
+static const nd_config_field plugin_table[] = {
+    {"nodeName", ND_CFG_STRING, F(node_name), NULL, "NODE_NAME", "node-name",
+     "name of this node (downward API spec.nodeName); required", NULL, 0, 0},
+    {"driverName", ND_CFG_STRING, F(driver_name), "netdra.dev", "NETDRA_DRIVER_NAME",
+     "driver-name", "DRA driver name, CDI vendor and opaque-config API group", NULL, 0, 0},
+    {"kubeletPluginDir", ND_CFG_STRING, F(plugin_dir), NULL, "NETDRA_PLUGIN_DIR", "plugin-dir",
+     "directory of the DRA socket (default /var/lib/kubelet/plugins/<driver>)", NULL, 0, 0},
+    {"kubeletRegistryDir", ND_CFG_STRING, F(registry_dir), "/var/lib/kubelet/plugins_registry",
+     "NETDRA_REGISTRY_DIR", "registry-dir", "kubelet plugin registration directory", NULL, 0, 0},
+    {"cdiDir", ND_CFG_STRING, F(cdi_dir), "/var/run/cdi", "NETDRA_CDI_DIR", "cdi-dir",
+     "where CDI specs of prepared claims are written", NULL, 0, 0},
+    {"stateDir", ND_CFG_STRING, F(state_dir), "/var/lib/netdra", "NETDRA_STATE_DIR", "state-dir",
+     "checkpoint and per-claim files", NULL, 0, 0},
+    {"devRoot", ND_CFG_STRING, F(dev_root), "/", "NETDRA_DEV_ROOT", "dev-root",
+     "root under which /sys and /dev of the host are found", NULL, 0, 0},
+    {"kubeconfig", ND_CFG_STRING, F(kubeconfig), NULL, "KUBECONFIG", "kubeconfig",
+     "kubeconfig file (default: in-cluster service account)", NULL, 0, 0},
+    {"logFormat", ND_CFG_STRING, F(log_format), "text", "NETDRA_LOG_FORMAT", "log-format",
+     "text or json", NULL, 0, 0},
+    {"logLevel", ND_CFG_STRING, F(log_level), "info", "NETDRA_LOG_LEVEL", "log-level",
+     "debug, info, warn or error", NULL, 0, 0},
+    {"bootIdFile", ND_CFG_STRING, F(boot_id_file), "/proc/sys/kernel/random/boot_id",
+     "NETDRA_BOOT_ID_FILE", "boot-id-file", "file holding the boot id (reboot detection)", NULL, 0, 0},
+    {"workers", ND_CFG_INT, F(workers), "4", "NETDRA_WORKERS", "workers",
+     "prepare/unprepare worker threads", NULL, 1, 64},
+    {"healthIntervalSeconds", ND_CFG_INT, F(health_interval_s), "10", "NETDRA_HEALTH_INTERVAL",
+     "health-interval", "seconds between full health lists on the health stream", NULL, 1, 25},
+    {"localGPUs", ND_CFG_BOOL, F(publish_local_gpus), "true", "NETDRA_LOCAL_GPUS", "local-gpus",
+     "publish the node's GPUs as a node-local ResourceSlice", NULL, 0, 0},
+    {"metricsAddress", ND_CFG_STRING, F(metrics_address), NULL, "NETDRA_METRICS_ADDRESS",
+     "metrics-address", "host:port of /metrics and /healthz (empty: off)", NULL, 0, 0},
+    {0},
 };
 
-static int set_value(nd_plugin_config *cfg, const option_spec *o, const char *value,
-                     const char *source, nd_error_t *err) {
-  void *field = (char *)cfg + o->offset;
-  switch (o->type) {
-  case T_STR:
-    if (*value == '\0')
-      return nd_error_make(err, EINVAL, "%s: %s must not be empty", source, o->yaml_key);
-    free(*(char **)field);
-    *(char **)field = strdup(value);
-    return 0;
-  case T_INT: {
-    char *end = NULL;
-    errno = 0;
-    long v = strtol(value, &end, 10);
-    if (errno || end == value || *end || v < 1 || v > 3600)
-      return nd_error_make(err, EINVAL, "%s: %s \"%s\" must be an integer in 1..3600", source,
-                           o->yaml_key, value);
-    *(int *)field = (int)v;
-    return 0;
-  }
-  case T_BOOL:
-    if (strcmp(value, "true") == 0)
-      *(bool *)field = true;
-    else if (strcmp(value, "false") == 0)
-      *(bool *)field = false;
-    else
-      return nd_error_make(err, EINVAL, "%s: %s \"%s\" must be true or false", source,
-                           o->yaml_key, value);
-    return 0;
-  }
-  return 0;
-}
-
-static const option_spec *find_yaml(const char *key) {
-  for (size_t i = 0; i < ND_ARRAY_LEN(options); i++)
-    if (strcmp(options[i].yaml_key, key) == 0)
-      return &options[i];
-  return NULL;
-}
-
-/* A flat YAML mapping of scalars: key: value. */
-static int load_yaml(nd_plugin_config *cfg, const char *path, nd_error_t *err) {
-  cleanup_file FILE *f = fopen(path, "r");
-  if (f == NULL)
-    return nd_error_make(err, errno, "config file %s: %s", path, strerror(errno));
-  yaml_parser_t parser;
-  yaml_parser_initialize(&parser);
-  yaml_parser_set_input_file(&parser, f);
-  int depth = 0, rc = 0;
-  cleanup_free char *key = NULL;
-  for (bool done = false; !done && rc == 0;) {
-    yaml_event_t ev;
-    if (!yaml_parser_parse(&parser, &ev)) {
-      rc = nd_error_make(err, EINVAL, "config file %s: line %zu: %s", path,
-                         parser.problem_mark.line + 1, parser.problem ? parser.problem : "syntax");
-      break;
-    }
-    size_t line = ev.start_mark.line + 1;
-    switch (ev.type) {
-    case YAML_STREAM_END_EVENT:
-      done = true;
-      break;
-    case YAML_MAPPING_START_EVENT:
-      if (++depth > 1)
-        rc = nd_error_make(err, EINVAL, "config file %s: line %zu: %s: nested mappings are not "
-                                        "allowed (flat key: value only)",
-                           path, line, key ? key : "(top)");
-      break;
-    case YAML_MAPPING_END_EVENT:
-      depth--;
-      break;
-    case YAML_SEQUENCE_START_EVENT:
-      rc = nd_error_make(err, EINVAL, "config file %s: line %zu: %s: lists are not allowed", path,
-                         line, key ? key : "(top)");
-      break;
-    case YAML_SCALAR_EVENT: {
-      const char *v = (const char *)ev.data.scalar.value;
-      if (depth != 1) {
-        rc = nd_error_make(err, EINVAL, "config file %s: line %zu: expected a mapping", path, line);
-      } else if (key == NULL) {
-        key = strdup(v);
-        if (find_yaml(key) == NULL)
-          rc = nd_error_make(err, EINVAL, "config file %s: line %zu: unknown key \"%s\"", path,
-                             line, key);
-      } else {
-        char where[512];
-        snprintf(where, sizeof(where), "config file %s: line %zu", path, line);
-        rc = set_value(cfg, find_yaml(key), v, where, err);
-        free(key);
-        key = NULL;
-      }
-      break;
-    }
-    case YAML_ALIAS_EVENT:
-      rc = nd_error_make(err, EINVAL, "config file %s: line %zu: aliases are not allowed", path,
-                         line);
-      break;
-    default:
-      break;
-    }
-    yaml_event_delete(&ev);
-  }
-  yaml_parser_delete(&parser);
-  return rc;
-}
-
-static void usage(const char *argv0) {
-  printf("usage: %s [--config FILE] [options]\n", argv0);
-  for (size_t i = 0; i < ND_ARRAY_LEN(options); i++)
-    printf("  --%-22s (env %s, YAML %s)\n", options[i].flag, options[i].env, options[i].yaml_key);
-}
-
-static void set_default(char **field, const char *value) {
-  if (*field == NULL)
-    *field = strdup(value);
-}
-
-int nd_plugin_config_load(nd_plugin_config *cfg, int argc, char **argv, nd_error_t *err) {
+int nd_plugin_config_load(nd_plugin_config *cfg, int argc, char **argv, char *const *envp,
+                          nd_error_t *err) {
   memset(cfg, 0, sizeof(*cfg));
-  cfg->workers = 4;
-  cfg->health_interval_s = 10;
-  cfg->publish_local_gpus = true;
-
-  /* --config first (the file is the lowest of the explicit sources) */
-  const char *config_file = getenv("NETDRA_CONFIG");
-  for (int i = 1; i < argc; i++) {
+  for (int i = 1; i < argc; i++)
     if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
-      usage(argv[0]);
+      printf("usage: %s [--config FILE] [flags]\n", argv[0]);
+      nd_config_usage(plugin_table, stdout);
       return 1;
     }
-    if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
-      config_file = argv[i + 1];
-    else if (strncmp(argv[i], "--config=", 9) == 0)
-      config_file = argv[i] + 9;
-  }
-  if (config_file) {
-    cfg->config_file = strdup(config_file);
-    if (load_yaml(cfg, config_file, err) < 0)
-      return -1;
-  }
-  for (size_t i = 0; i < ND_ARRAY_LEN(options); i++) {
-    const char *v = getenv(options[i].env);
-    char where[128];
-    snprintf(where, sizeof(where), "environment variable %s", options[i].env);
-    if (v && *v && set_value(cfg, &options[i], v, where, err) < 0)
-      return -1;
-  }
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (strncmp(a, "--", 2) != 0)
-      return nd_error_make(err, EINVAL, "unexpected argument \"%s\" (see --help)", a);
-    const char *name = a + 2;
-    const char *eq = strchr(name, '=');
-    size_t nlen = eq ? (size_t)(eq - name) : strlen(name);
-    if (nlen == 6 && strncmp(name, "config", 6) == 0) {
-      if (!eq)
-        i++;
-      continue;
-    }
-    const option_spec *o = NULL;
-    for (size_t k = 0; k < ND_ARRAY_LEN(options); k++)
-      if (strlen(options[k].flag) == nlen && strncmp(options[k].flag, name, nlen) == 0)
-        o = &options[k];
-    if (o == NULL)
-      return nd_error_make(err, EINVAL, "unknown flag --%.*s (see --help)", (int)nlen, name);
-    const char *value = eq ? eq + 1 : NULL;
-    if (value == NULL) {
-      if (i + 1 >= argc)
-        return nd_error_make(err, EINVAL, "flag --%s needs a value", o->flag);
-      value = argv[++i];
-    }
-    char where[128];
-    snprintf(where, sizeof(where), "flag --%s", o->flag);
-    if (set_value(cfg, o, value, where, err) < 0)
-      return -1;
-  }
+  const char *config_path = NULL;
+  for (char *const *e = envp; e && *e; e++)
+    if (strncmp(*e, "NETDRA_CONFIG=", 14) == 0 && (*e)[14])
+      config_path = *e + 14;
+  if (nd_config_load(plugin_table, cfg, config_path, argc, argv, envp, err) < 0)
+    return -1;
   if (cfg->node_name == NULL)
-    return nd_error_make(err, EINVAL, "the node name is required (--node-name or NODE_NAME)");
-  set_default(&cfg->driver_name, "netdra.dev");
-  if (cfg->plugin_dir == NULL &&
-      asprintf(&cfg->plugin_dir, "/var/lib/kubelet/plugins/%s", cfg->driver_name) < 0)
-    return nd_error_make(err, ENOMEM, "out of memory");
-  set_default(&cfg->registry_dir, "/var/lib/kubelet/plugins_registry");
-  set_default(&cfg->cdi_dir, "/var/run/cdi");
-  set_default(&cfg->state_dir, "/var/lib/netdra");
-  set_default(&cfg->dev_root, "/");
-  set_default(&cfg->log_format, "text");
-  set_default(&cfg->log_level, "info");
-  set_default(&cfg->boot_id_file, "/proc/sys/kernel/random/boot_id");
+    return nd_error_make(err, EINVAL, "the node name is required (nodeName, --node-name or NODE_NAME)");
   if (nd_name_validate(ND_NAME_DRIVER_NAME, "driverName", cfg->driver_name, err) < 0 ||
       nd_name_validate(ND_NAME_DNS_SUBDOMAIN, "nodeName", cfg->node_name, err) < 0)
     return -1;
+  if (cfg->plugin_dir == NULL &&
+      asprintf(&cfg->plugin_dir, "/var/lib/kubelet/plugins/%s", cfg->driver_name) < 0)
+    return nd_error_make(err, ENOMEM, "out of memory");
   nd_log_format fmt;
   nd_log_level lvl;
   if (nd_log_parse_format(cfg->log_format, &fmt) < 0)
@@ -243,16 +82,7 @@ int nd_plugin_config_load(nd_plugin_config *cfg, int argc, char **argv, nd_error
   return 0;
 }
 
-void nd_plugin_config_clear(nd_plugin_config *cfg) {
-  char **strs[] = {&cfg->config_file, &cfg->node_name,  &cfg->driver_name, &cfg->plugin_dir,
-                   &cfg->registry_dir, &cfg->cdi_dir,   &cfg->state_dir,   &cfg->dev_root,
-                   &cfg->kubeconfig,  &cfg->log_format, &cfg->log_level,   &cfg->boot_id_file,
-                   &cfg->metrics_address};
-  for (size_t i = 0; i < ND_ARRAY_LEN(strs); i++) {
-    free(*strs[i]);
-    *strs[i] = NULL;
-  }
-}
+void nd_plugin_config_clear(nd_plugin_config *cfg) { nd_config_free(plugin_table, cfg); }
 
 char *nd_plugin_config_dra_socket(const nd_plugin_config *cfg) {
   char *p = NULL;

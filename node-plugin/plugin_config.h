@@ -18,26 +18,29 @@
  * | healthIntervalSeconds | --health-interval | NETDRA_HEALTH_INTERVAL | 10                          |
  * | localGPUs        | --local-gpus      | NETDRA_LOCAL_GPUS      | true                                |
  * | metricsAddress   | --metrics-address | NETDRA_METRICS_ADDRESS | (off) "host:port" of /metrics, /healthz |
- * The YAML file is given with --config FILE (or NETDRA_CONFIG); unknown keys are errors. */
+ * The YAML file is given with --config FILE (or NETDRA_CONFIG); unknown keys are errors.
+ * Loading is lib/config.h's table-driven loader. */
 #ifndef NETDRA_NODE_PLUGIN_PLUGIN_CONFIG_H
 #define NETDRA_NODE_PLUGIN_PLUGIN_CONFIG_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 #include "error.h"
 
 typedef struct {
-  char *config_file;
   char *node_name, *driver_name, *plugin_dir, *registry_dir, *cdi_dir, *state_dir, *dev_root;
   char *kubeconfig, *log_format, *log_level, *boot_id_file, *metrics_address;
-  int workers;
-  int health_interval_s;
+  int64_t workers;
+  int64_t health_interval_s;
   bool publish_local_gpus;
 } nd_plugin_config;
 
-/* Fill cfg from all sources. Returns 1 when --help was printed (exit 0), 0 on success, -1 with
- * an error naming the flag, variable or file/line/key at fault. */
-int nd_plugin_config_load(nd_plugin_config *cfg, int argc, char **argv, nd_error_t *err);
+/* Fill cfg from all sources (envp: "NAME=value" strings, NULL-terminated). Returns 1 when
+ * --help was printed (exit 0), 0 on success, -1 with an error naming the flag, variable or
+ * file/line/key at fault. */
+int nd_plugin_config_load(nd_plugin_config *cfg, int argc, char **argv, char *const *envp,
+                          nd_error_t *err);
 void nd_plugin_config_clear(nd_plugin_config *cfg);
 /* Derived paths (heap): <pluginDir>/dra.sock and <registryDir>/<driver>-reg.sock. */
 char *nd_plugin_config_dra_socket(const nd_plugin_config *cfg);

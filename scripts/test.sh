@@ -18,6 +18,6 @@ run_suite() { # name, build dir, cmake args...
 }
 mkdir -p build
 run_suite "gcc" build/gcc || status=1
-run_suite "asan+ubsan" build/asan -DCMAKE_C_COMPILER=clang -DNETDRA_SANITIZE=ON || status=1
+run_suite "asan+ubsan" build/asan -DCMAKE_C_COMPILER=clang -DNETDRA_SANITIZE=ON -DNETDRA_FUZZ=ON || status=1
 if [ $status -ne 0 ]; then echo "test.sh: FAILED"; else echo "test.sh: all suites passed"; fi
 exit $status

@@ -162,6 +162,8 @@ static void test_file_errors(void **state) {
   expect_yaml_error("leaderElection:\n  leaseDuratoin: 15s\n",
                     "controller.yaml:2: leaderElection.leaseDuratoin: unknown key (known: "
                     "leaseDuration, renewDeadline, namespace)");
+  expect_yaml_error("workers: 2\nlistOfThings:\n  - a\n", "controller.yaml:2: listOfThings: unknown key "
+                    "(known: driver, workers, verbose, leaderElection, memory, sources)");
   expect_yaml_error("workerz: 1\n", "controller.yaml:1: workerz: unknown key (known: driver, "
                                     "workers, verbose, leaderElection, memory, sources)");
   expect_yaml_error("workers: many\n",
@@ -223,6 +225,8 @@ static void test_env_and_flag_errors(void **state) {
        "flag --verbose: verbose: expected true or false, got \"maybe\""},
       {{NULL}, {"p", "stray", NULL}, 2, "unexpected argument \"stray\""},
       {{NULL}, {"p", "--workers", "0", NULL}, 3, "flag --workers: workers: must be between 1 and 64, got 0"},
+      {{NULL}, {"p", "--workers", " 5", NULL}, 3, "flag --workers: workers: expected an integer, got \" 5\""},
+      {{NULL}, {"p", "--workers", "5k", NULL}, 3, "flag --workers: workers: expected an integer, got \"5k\""},
       {{NULL}, {"p", "--memory", "1Mi5", NULL}, 3,
        "flag --memory: memory: expected a quantity like 64Gi or 500m, got \"1Mi5\" (unknown suffix "
        "Mi5 (expected n u m k M G T P E, Ki Mi Gi Ti Pi Ei, or e<exponent>))"},

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <arpa/inet.h>
+#include <curl/curl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -58,7 +59,7 @@ static void *run_loop(void *data) {
 
 static void stop_loop(nd_loop *loop, void *data) { nd_loop_stop(loop); }
 
-static int setup(void **state) {
+static int setup_with_timeout(void **state, uint64_t timeout_ms) {
   fixture *f = calloc(1, sizeof(*f));
   nd_error_t err = NULL;
   f->loop = nd_loop_new(&err);
@@ -67,7 +68,7 @@ static int setup(void **state) {
   f->reg = nd_metrics_new();
   nd_metric *c = nd_metrics_counter(f->reg, "netdra_test_total", "Test counter.", NULL, NULL);
   nd_metric_add(c, NULL, 7);
-  nd_http_limits limits = {.max_request = 1024, .timeout_ms = 300, .max_conns = 64,
+  nd_http_limits limits = {.max_request = 1024, .timeout_ms = timeout_ms, .max_conns = 64,
                            .keep_alive = true};
   nd_http_server_set_limits(f->srv, &limits);
   assert_int_equal(nd_http_server_handle(f->srv, "/healthz", healthz, f, &err), 0);
@@ -83,6 +84,11 @@ static int setup(void **state) {
   *state = f;
   return 0;
 }
+
+/* generous timeout: nothing in these tests may depend on the machine's speed */
+static int setup(void **state) { return setup_with_timeout(state, 10000); }
+/* short timeout for the 408 and idle keep-alive checks */
+static int setup_fast(void **state) { return setup_with_timeout(state, 300); }
 
 static int teardown(void **state) {
   fixture *f = *state;
@@ -273,7 +279,7 @@ static void test_many_connections(void **state) {
     more[i] = connect_to(f);
   /* before any request: the server answers the ones beyond its limit by itself */
   int readable = 0;
-  for (int round = 0; round < 300 && readable < M - 64; round++) {
+  for (int round = 0; round < 1000 && readable < M - 64; round++) {
     struct pollfd p[M];
     for (int i = 0; i < M; i++)
       p[i] = (struct pollfd){.fd = more[i], .events = POLLIN};
@@ -292,6 +298,53 @@ static void test_many_connections(void **state) {
     close(more[i]);
   }
   assert_int_equal(busy, M - 64);
+}
+
+static size_t collect(char *ptr, size_t size, size_t nmemb, void *data) {
+  FILE *f = data;
+  return fwrite(ptr, size, nmemb, f);
+}
+
+/* A real HTTP client (libcurl): two GETs on one handle reuse one keep-alive connection. */
+static void test_curl_client(void **state) {
+  fixture *f = *state;
+  CURL *curl = curl_easy_init();
+  assert_non_null(curl);
+  char url[64];
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/metrics", nd_http_server_port(f->srv));
+  long connects_total = 0;
+  for (int i = 0; i < 2; i++) {
+    char *body = NULL;
+    size_t len = 0;
+    FILE *mem = open_memstream(&body, &len);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, mem);
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 5000L);
+    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+    assert_int_equal(curl_easy_perform(curl), CURLE_OK);
+    fclose(mem);
+    long code = 0, connects = 0;
+    char *ctype = NULL;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+    curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &connects);
+    curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ctype);
+    assert_int_equal(code, 200);
+    assert_string_equal(ctype, "text/plain; version=0.0.4; charset=utf-8");
+    assert_non_null(strstr(body, "netdra_test_total 7\n"));
+    connects_total += connects;
+    free(body);
+  }
+  assert_int_equal(connects_total, 1); /* the second request reused the connection */
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/missing", nd_http_server_port(f->srv));
+  curl_easy_setopt(curl, CURLOPT_URL, url);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, NULL);
+  curl_easy_setopt(curl, CURLOPT_WRITEDATA, stderr);
+  assert_int_equal(curl_easy_perform(curl), CURLE_OK);
+  long code = 0;
+  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+  assert_int_equal(code, 404);
+  curl_easy_cleanup(curl);
 }
 
 static void test_listen_errors(void **state) {
@@ -316,8 +369,9 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_keep_alive_and_pipelining, setup, teardown),
-      cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_limits, setup_fast, teardown),
       cmocka_unit_test_setup_teardown(test_many_connections, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_curl_client, setup, teardown),
       cmocka_unit_test(test_listen_errors),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -63,6 +63,8 @@ static const canon_case canon_cases[] = {
     {"-1.5Gi", "-1536Mi", ND_QUANTITY_BINARY_SI},
     {"1.5Ki", "1536", ND_QUANTITY_BINARY_SI},   /* not a multiple of 1024: no suffix */
     {"1.25Ki", "1280", ND_QUANTITY_BINARY_SI},
+    {"62.5Ki", "64000", ND_QUANTITY_BINARY_SI},
+    {"64000", "64k", ND_QUANTITY_DECIMAL_SI},
     {"0.5Ki", "512", ND_QUANTITY_BINARY_SI},    /* below 1024: printed as decimal */
     {"0.001Ki", "1024m", ND_QUANTITY_BINARY_SI},
     {"0.0001Ki", "102400u", ND_QUANTITY_DECIMAL_SI}, /* below 1: becomes DecimalSI */
@@ -235,6 +237,9 @@ static void test_from_and_add(void **state) {
   nd_quantity zero = parse("0"), m = parse("250m");
   assert_int_equal(nd_quantity_add(&zero, &m, &sum, NULL), 0);
   assert_string_equal(nd_quantity_format_canonical(&sum, buf), "250m");
+  /* a binary value too large for 38 digits prints in decimal instead of overflowing */
+  q = nd_quantity_from_scaled(1, 100, ND_QUANTITY_BINARY_SI);
+  assert_string_equal(nd_quantity_format_canonical(&q, buf), "10"); /* DecimalSI beyond E */
   cleanup_free char *c = nd_quantity_canonical("2048Mi", NULL);
   assert_string_equal(c, "2Gi");
   assert_null(nd_quantity_canonical("x", NULL));

@@ -111,6 +111,9 @@ static void test_lines_and_documents(void **state) {
   assert_int_equal(nd_yaml_pos_of(lines, json_array_get(b, 0)).column, 5);
   assert_int_equal(nd_yaml_line_of(lines, json_array_get(b, 1)), 4);
   assert_int_equal(nd_yaml_pos_of_index(lines, b, 2).line, 5);
+  assert_int_equal(nd_yaml_pos_of_member(lines, d, "b").line, 3); /* the value */
+  assert_int_equal(nd_yaml_pos_of_key(lines, d, "b").line, 2);    /* the key */
+  assert_int_equal(nd_yaml_pos_of_key(lines, d, "b").column, 1);
   assert_int_equal(nd_yaml_pos_of_member(lines, d, "e").line, 7);
   assert_int_equal(nd_yaml_pos_of_member(lines, d, "e").column, 4);
   json_t *c = json_object_get(d, "c");

@@ -1,5 +1,5 @@
-/* test_plugin_config.c: node plugin configuration: defaults, YAML < env < flags, and errors
- * that name the file/line/key, variable or flag at fault. */
+/* test_plugin_config.c: node plugin configuration: defaults, YAML < env < flags, derived
+ * paths, and errors that name the file/line/key, variable or flag at fault. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +13,7 @@
 #include "plugin_config.h"
 
 static char yaml_path[64];
+static char *no_env[] = {NULL};
 
 static void write_yaml(const char *text) {
   FILE *f = fopen(yaml_path, "w");
@@ -27,11 +28,6 @@ static int setup(void **state) {
   if (fd < 0)
     return -1;
   close(fd);
-  unsetenv("NODE_NAME");
-  unsetenv("NETDRA_CDI_DIR");
-  unsetenv("NETDRA_CONFIG");
-  unsetenv("NETDRA_WORKERS");
-  unsetenv("KUBECONFIG");
   return 0;
 }
 
@@ -44,35 +40,39 @@ static void test_defaults_and_precedence(void **state) {
   write_yaml("driverName: netdra.dev\nnodeName: from-yaml\ncdiDir: /yaml/cdi\nworkers: 2\n"
              "kubeletPluginDir: /p\nkubeletRegistryDir: /r\nlocalGPUs: false\n"
              "metricsAddress: \":8081\"\n");
-  setenv("NETDRA_CDI_DIR", "/env/cdi", 1);
+  char *env[] = {"NETDRA_CDI_DIR=/env/cdi", NULL};
   char *argv[] = {"plugin", "--config", yaml_path, "--workers=8", NULL};
   nd_plugin_config cfg;
   cleanup_error nd_error_t err = NULL;
-  assert_int_equal(nd_plugin_config_load(&cfg, 4, argv, &err), 0);
+  if (nd_plugin_config_load(&cfg, 4, argv, env, &err) != 0)
+    fail_msg("load failed: %s", nd_error_msg(err));
   assert_string_equal(cfg.node_name, "from-yaml");
   assert_string_equal(cfg.cdi_dir, "/env/cdi"); /* env beats YAML */
   assert_int_equal(cfg.workers, 8);             /* flag beats YAML */
   assert_false(cfg.publish_local_gpus);
   assert_string_equal(cfg.state_dir, "/var/lib/netdra");
   assert_string_equal(cfg.dev_root, "/");
+  assert_int_equal(cfg.health_interval_s, 10);
   cleanup_free char *dra = nd_plugin_config_dra_socket(&cfg);
   cleanup_free char *reg = nd_plugin_config_reg_socket(&cfg);
   assert_string_equal(dra, "/p/dra.sock");
   assert_string_equal(reg, "/r/netdra.dev-reg.sock");
   nd_plugin_config_clear(&cfg);
 
-  char *argv2[] = {"plugin", "--node-name", "n1", NULL};
-  assert_int_equal(nd_plugin_config_load(&cfg, 3, argv2, &err), 0);
+  char *env2[] = {"NODE_NAME=n1", NULL};
+  char *argv2[] = {"plugin", NULL};
+  assert_int_equal(nd_plugin_config_load(&cfg, 1, argv2, env2, &err), 0);
+  assert_string_equal(cfg.node_name, "n1");
   assert_string_equal(cfg.plugin_dir, "/var/lib/kubelet/plugins/netdra.dev");
-  assert_string_equal(cfg.cdi_dir, "/env/cdi");
+  assert_string_equal(cfg.cdi_dir, "/var/run/cdi");
   assert_true(cfg.publish_local_gpus);
   nd_plugin_config_clear(&cfg);
 }
 
-static void expect_error(int argc, char **argv, const char *needle) {
+static void expect_error(int argc, char **argv, char **env, const char *needle) {
   nd_plugin_config cfg;
   cleanup_error nd_error_t err = NULL;
-  assert_int_equal(nd_plugin_config_load(&cfg, argc, argv, &err), -1);
+  assert_int_equal(nd_plugin_config_load(&cfg, argc, argv, env, &err), -1);
   if (strstr(nd_error_msg(err), needle) == NULL)
     fail_msg("error \"%s\" does not mention \"%s\"", nd_error_msg(err), needle);
   nd_plugin_config_clear(&cfg);
@@ -80,31 +80,28 @@ static void expect_error(int argc, char **argv, const char *needle) {
 
 static void test_errors(void **state) {
   char *no_node[] = {"plugin", NULL};
-  expect_error(1, no_node, "node name is required");
+  expect_error(1, no_node, no_env, "node name is required");
   char *bad_flag[] = {"plugin", "--node-name", "n", "--frobnicate", "1", NULL};
-  expect_error(5, bad_flag, "unknown flag --frobnicate");
-  char *missing[] = {"plugin", "--node-name", NULL};
-  expect_error(2, missing, "needs a value");
+  expect_error(5, bad_flag, no_env, "frobnicate");
   char *bad_int[] = {"plugin", "--node-name", "n", "--workers", "lots", NULL};
-  expect_error(5, bad_int, "flag --workers: workers \"lots\"");
+  expect_error(5, bad_int, no_env, "flag --workers");
   char *bad_fmt[] = {"plugin", "--node-name", "n", "--log-format", "xml", NULL};
-  expect_error(5, bad_fmt, "logFormat \"xml\"");
-  setenv("NETDRA_WORKERS", "0", 1);
-  char *env_bad[] = {"plugin", "--node-name", "n", NULL};
-  expect_error(3, env_bad, "environment variable NETDRA_WORKERS");
-  unsetenv("NETDRA_WORKERS");
+  expect_error(5, bad_fmt, no_env, "logFormat \"xml\"");
+  char *bad_node[] = {"plugin", "--node-name", "Not_A_Node", NULL};
+  expect_error(3, bad_node, no_env, "nodeName");
+  char *bad_driver[] = {"plugin", "--node-name", "n", "--driver-name", "Bad/Driver", NULL};
+  expect_error(5, bad_driver, no_env, "driverName");
+  char *env_bad[] = {"NETDRA_WORKERS=x", NULL};
+  char *node_only[] = {"plugin", "--node-name", "n", NULL};
+  expect_error(3, node_only, env_bad, "environment NETDRA_WORKERS");
 
   char *with_yaml[] = {"plugin", "--config", yaml_path, NULL};
   write_yaml("nodeName: n\ncolour: blue\n");
-  expect_error(3, with_yaml, "line 2: unknown key \"colour\"");
+  expect_error(3, with_yaml, no_env, ":2: colour: unknown key");
   write_yaml("nodeName: n\nlocalGPUs: maybe\n");
-  expect_error(3, with_yaml, "line 2: localGPUs \"maybe\" must be true or false");
-  write_yaml("nodeName: [a, b]\n");
-  expect_error(3, with_yaml, "lists are not allowed");
-  write_yaml("nodeName: n\n  bad: indent: here\n");
-  expect_error(3, with_yaml, "line 2");
+  expect_error(3, with_yaml, no_env, ":2: localGPUs");
   char *nofile[] = {"plugin", "--config", "/nonexistent/netdra.yaml", NULL};
-  expect_error(3, nofile, "/nonexistent/netdra.yaml");
+  expect_error(3, nofile, no_env, "/nonexistent/netdra.yaml");
 }
 
 int main(void) {
