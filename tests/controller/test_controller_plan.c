@@ -15,6 +15,10 @@
 #include "cleanup.h"
 #include "controller.h"
 #include "fake_k8s.h"
+#include "metrics_server.h"
+
+#include <curl/curl.h>
+#include <pthread.h>
 
 #define SLICES "/apis/resource.k8s.io/v1/resourceslices"
 #define N_DEV 100
@@ -36,6 +40,13 @@ size_t nd_registry_pool_devices(const nd_registry *r, const char *pool,
                                 const nd_device ***devices) {
   *devices = (const nd_device **)r->ptrs;
   return strcmp(pool, "yard") == 0 ? N_DEV : 0;
+}
+
+const nd_device *nd_registry_find(const nd_registry *r, const char *pool, const char *name) {
+  for (size_t i = 0; i < N_DEV; i++)
+    if (strcmp(r->devs[i].pool, pool) == 0 && strcmp(r->devs[i].name, name) == 0)
+      return &r->devs[i];
+  return NULL;
 }
 
 static void registry_fill(nd_registry *r) {
@@ -187,7 +198,106 @@ static void test_health_taints_end_to_end(void **state) {
   free(reg);
 }
 
+/* ---- /metrics, /healthz, /readyz -------------------------------------------------------- */
+typedef struct {
+  char url[128];
+  long status;
+  char *body;
+  size_t len;
+  bool done;
+} http_get;
+
+static size_t append(char *p, size_t s, size_t n, void *d) {
+  http_get *g = d;
+  g->body = realloc(g->body, g->len + s * n + 1);
+  memcpy(g->body + g->len, p, s * n);
+  g->len += s * n;
+  g->body[g->len] = '\0';
+  return s * n;
+}
+
+/* The server runs on the loop: fetch from a thread while the test runs the loop. */
+static void *fetch(void *arg) {
+  http_get *g = arg;
+  CURL *c = curl_easy_init();
+  curl_easy_setopt(c, CURLOPT_URL, g->url);
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, append);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, g);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, 5000L);
+  if (curl_easy_perform(c) == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &g->status);
+  curl_easy_cleanup(c);
+  __atomic_store_n(&g->done, true, __ATOMIC_SEQ_CST);
+  return NULL;
+}
+
+static bool fetched(void *g) { return __atomic_load_n(&((http_get *)g)->done, __ATOMIC_SEQ_CST); }
+
+static void get(nd_loop *loop, uint16_t port, const char *path, http_get *g) {
+  memset(g, 0, sizeof(*g));
+  snprintf(g->url, sizeof(g->url), "http://127.0.0.1:%u%s", port, path);
+  pthread_t t;
+  assert_int_equal(pthread_create(&t, NULL, fetch, g), 0);
+  assert_true(run_until(loop, fetched, g, 5000));
+  pthread_join(t, NULL);
+}
+
+static void test_metrics_endpoint(void **state) {
+  store = fake_store_new();
+  nd_error_t err = NULL;
+  nd_registry *reg = calloc(1, sizeof(*reg));
+  registry_fill(reg);
+  reg->devs[3].health = ND_HEALTH_OFFLINE;
+  nd_controller c = {.cfg = {.driver_name = "netdra.dev", .hysteresis_ms = 400}, .registry = reg};
+  c.loop = nd_loop_new(&err);
+  c.k8s = nd_k8s_client_new(c.loop, NULL, &err);
+  nd_reconciler_options o = {.driver = "netdra.dev", .api_version = "v1", .debounce_ms = 10};
+  c.taints = nd_health_taints_new(400);
+  c.reconciler = nd_reconciler_new(c.loop, c.k8s, &o, nd_controller_plan, &c, &err);
+  c.metrics = nd_metrics_server_start(&c, "127.0.0.1:0", &err);
+  assert_non_null(c.metrics);
+  uint16_t port = nd_metrics_server_port(c.metrics);
+  http_get g;
+  get(c.loop, port, "/readyz", &g);
+  assert_int_equal(g.status, 503); /* the watch has not synced */
+  free(g.body);
+  assert_int_equal(nd_reconciler_start(c.reconciler, &err), 0);
+  c.leading = c.started = true;
+  nd_reconciler_set_active(c.reconciler, true);
+  assert_true(run_until(c.loop, idle, c.reconciler, 3000));
+  get(c.loop, port, "/readyz", &g);
+  assert_int_equal(g.status, 200);
+  free(g.body);
+  get(c.loop, port, "/healthz", &g);
+  assert_int_equal(g.status, 200);
+  free(g.body);
+  get(c.loop, port, "/metrics", &g);
+  assert_int_equal(g.status, 200);
+  const char *want[] = {"netdra_controller_devices{state=\"online\"} 99",
+                        "netdra_controller_devices{state=\"offline\"} 1",
+                        "netdra_controller_pool_devices{pool=\"yard\"} 100",
+                        "netdra_controller_tainted_devices 1",
+                        "netdra_controller_slices 2",
+                        "netdra_controller_slice_writes_total{op=\"create\",result=\"ok\"} 2",
+                        "netdra_controller_leader 1",
+                        "netdra_k8s_request_duration_seconds_bucket{le=\"+Inf\"}"};
+  for (size_t i = 0; i < ND_ARRAY_LEN(want); i++)
+    if (strstr(g.body, want[i]) == NULL)
+      fail_msg("/metrics lacks \"%s\":\n%s", want[i], g.body);
+  free(g.body);
+  nd_metrics_server_free(c.metrics);
+  nd_reconciler_stop(c.reconciler);
+  nd_reconciler_free(c.reconciler);
+  nd_health_taints_free(c.taints);
+  run_until(c.loop, NULL, NULL, 20);
+  nd_k8s_client_free(c.k8s);
+  nd_loop_free(c.loop);
+  fake_store_free(store);
+  free(reg);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_health_taints_end_to_end)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_health_taints_end_to_end),
+                                     cmocka_unit_test(test_metrics_endpoint)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
