@@ -11,6 +11,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "names.h"
+#include "quantity.h"
 
 #define ND_DEVICE_MAX_KEYS 32 /* attributes + capacities per device */
 #define ND_TAINT_KEY_SUFFIX "/unreachable"
@@ -142,8 +143,14 @@ json_t *nd_plan_device(const nd_planner_options *opts, const nd_device *d,
       return NULL;
   }
   cleanup_json json_t *caps = json_object();
-  for (size_t i = 0; i < d->n_caps; i++)
-    json_object_set_new(caps, d->caps[i].name, json_pack("{s:s}", "value", d->caps[i].quantity));
+  for (size_t i = 0; i < d->n_caps; i++) {
+    /* canonical, as the API server stores it: what we compare later is what it returns */
+    cleanup_free char *q = nd_quantity_canonical(d->caps[i].quantity, err);
+    if (q == NULL)
+      return nd_error_wrap(err, "device %s/%s: capacity %s", d->pool, d->id, d->caps[i].name),
+             NULL;
+    json_object_set_new(caps, d->caps[i].name, json_pack("{s:s}", "value", q));
+  }
   size_t keys = json_object_size(attrs) + json_object_size(caps);
   if (keys > ND_DEVICE_MAX_KEYS)
     return nd_error_make(err, E2BIG,

@@ -209,13 +209,13 @@ static void test_attributes(void **state) {
                      {.name = "ptz", .type = ND_ATTR_BOOL, .flag = true},
                      {.name = "firmware", .type = ND_ATTR_VERSION, .str = "1.2.3"},
                      {.name = "type", .type = ND_ATTR_STRING, .str = "override"}};
-  nd_capacity caps[] = {{.name = "memory", .quantity = "64Gi"}};
+  nd_capacity caps[] = {{.name = "memory", .quantity = "65536Mi"}, {.name = "bw", .quantity = "1.5"}};
   nd_device *d = &f->devs[0];
   d->type = "cxl-memory";
   d->attrs = attrs;
   d->n_attrs = ND_ARRAY_LEN(attrs);
   d->caps = caps;
-  d->n_caps = 1;
+  d->n_caps = 2;
   d->secret_namespace = "cams";
   d->secret_name = "cam-creds";
   d->fabric_region = "region-7";
@@ -251,7 +251,10 @@ static void test_attributes(void **state) {
       json_string_value(json_object_get(json_object_get(a, "firmware"), "version")), "1.2.3");
   assert_string_equal(json_string_value(json_object_get(
                           json_object_get(json_object_get(dj, "capacity"), "memory"), "value")),
-                      "64Gi");
+                      "64Gi"); /* canonical, as the API server stores it */
+  assert_string_equal(json_string_value(json_object_get(
+                          json_object_get(json_object_get(dj, "capacity"), "bw"), "value")),
+                      "1500m");
   assert_true(json_is_true(json_object_get(dj, "bindsToNode")));
   assert_string_equal(
       json_string_value(json_array_get(json_object_get(dj, "bindingConditions"), 0)),
@@ -476,12 +479,28 @@ static void test_health_hysteresis(void **state) {
   nd_health_taints_free(h);
 }
 
+static void test_spec_equal(void **state) {
+  json_t *a = json_loads("{\"driver\":\"d\",\"allNodes\":true,\"devices\":[{\"name\":\"x\","
+                         "\"attributes\":{\"n\":{\"int\":0}}}]}", 0, NULL);
+  json_t *b = json_loads("{\"allNodes\":true,\"driver\":\"d\",\"nodeName\":\"\",\"sharedCounters\":[],"
+                         "\"devices\":[{\"name\":\"x\",\"bindsToNode\":false,\"taints\":null,"
+                         "\"attributes\":{\"n\":{\"int\":0}}}]}", 0, NULL);
+  json_t *c = json_loads("{\"driver\":\"d\",\"allNodes\":true,\"devices\":[{\"name\":\"x\","
+                         "\"attributes\":{\"n\":{\"int\":1}}}]}", 0, NULL);
+  assert_true(nd_slice_spec_equal(a, b));  /* server-side empty fields do not count */
+  assert_false(nd_slice_spec_equal(a, c)); /* a real difference does */
+  json_decref(a);
+  json_decref(b);
+  json_decref(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_split_300),      cmocka_unit_test(test_taint_limit_64),
       cmocka_unit_test(test_node_selection), cmocka_unit_test(test_empty_pool),
       cmocka_unit_test(test_stable_names),   cmocka_unit_test(test_attributes),
       cmocka_unit_test(test_generation_rules), cmocka_unit_test(test_health_hysteresis),
+      cmocka_unit_test(test_spec_equal),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
