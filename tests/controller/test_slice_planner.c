@@ -479,6 +479,35 @@ static void test_health_hysteresis(void **state) {
   nd_health_taints_free(h);
 }
 
+/* One bad device is left out with a reason; the rest of the pool is published. */
+static void test_bad_devices_left_out(void **state) {
+  fixture *f = calloc(1, sizeof(*f));
+  fill(f, 6, "lab");
+  nd_attr bad_key = {.name = "not a key", .type = ND_ATTR_STRING, .str = "x"};
+  nd_attr long_val = {.name = "note", .type = ND_ATTR_STRING,
+                      .str = "0123456789012345678901234567890123456789012345678901234567890123456789"};
+  nd_capacity bad_cap = {.name = "mem", .quantity = "lots"};
+  nd_node_requirement bad_req = {.key = "-bad-", .op = "In", .values = (char *[]){"a"}, .n_values = 1};
+  f->devs[0].attrs = &bad_key;
+  f->devs[0].n_attrs = 1;
+  f->devs[1].attrs = &long_val;
+  f->devs[1].n_attrs = 1;
+  f->devs[2].caps = &bad_cap;
+  f->devs[2].n_caps = 1;
+  f->devs[3].name = "Not_A_Label";
+  f->devs[4].all_nodes = false;
+  f->devs[4].node_reqs = &bad_req;
+  f->devs[4].n_node_reqs = 1;
+  nd_planned_pool p;
+  plan(f, "lab", &p);
+  assert_int_equal(p.n_skipped, 5);
+  assert_int_equal(slice_devices(&p, 0), 1);
+  json_t *d = json_array_get(json_object_get(p.slices[0].spec, "devices"), 0);
+  assert_string_equal(json_string_value(json_object_get(d, "name")), "cam-0005");
+  nd_planned_pool_clear(&p);
+  free(f);
+}
+
 static void test_spec_equal(void **state) {
   json_t *a = json_loads("{\"driver\":\"d\",\"allNodes\":true,\"devices\":[{\"name\":\"x\","
                          "\"attributes\":{\"n\":{\"int\":0}}}]}", 0, NULL);
@@ -500,7 +529,7 @@ int main(void) {
       cmocka_unit_test(test_node_selection), cmocka_unit_test(test_empty_pool),
       cmocka_unit_test(test_stable_names),   cmocka_unit_test(test_attributes),
       cmocka_unit_test(test_generation_rules), cmocka_unit_test(test_health_hysteresis),
-      cmocka_unit_test(test_spec_equal),
+      cmocka_unit_test(test_spec_equal),     cmocka_unit_test(test_bad_devices_left_out),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
