@@ -32,6 +32,7 @@ typedef struct nd_controller {
   uint64_t skipped_devices;
   struct nd_metrics_server *metrics;
   struct nd_binding_conditions *binding;
+  struct nd_controller_sources *sources; /* controller_sources.c */
 } nd_controller;
 
 /* The reconciler's plan callback: registry -> desired pools (health taints applied). */

@@ -47,6 +47,9 @@ static const nd_config_field MQTT[] = {
      "mqtt-password-file", "file holding the MQTT password", .fields = NULL},
     {"topicPrefix", ND_CFG_STRING, F(mqtt_topic_prefix), "netdra/v1", "NETDRA_MQTT_TOPIC_PREFIX",
      "mqtt-topic-prefix", "announcement topic prefix", .fields = NULL},
+    {"publishRejections", ND_CFG_BOOL, F(mqtt_publish_rejections), "true",
+     "NETDRA_MQTT_PUBLISH_REJECTIONS", "mqtt-publish-rejections",
+     "publish the reason of a rejected announcement back to the device", .fields = NULL},
     {0}};
 
 static const nd_config_field STATIC_SRC[] = {

@@ -23,7 +23,7 @@ typedef struct {
   /* discovery sources */
   char *mqtt_host;
   int64_t mqtt_port;
-  bool mqtt_tls;
+  bool mqtt_tls, mqtt_publish_rejections;
   char *mqtt_ca_file, *mqtt_username_file, *mqtt_password_file, *mqtt_topic_prefix;
   nd_config_strings inventory_paths; /* static inventory files */
   nd_config_strings pools;           /* pools always published, even when empty */

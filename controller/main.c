@@ -164,16 +164,18 @@ static int setup(nd_controller *c, nd_error_t *err) {
 }
 
 static void teardown(nd_controller *c) {
+  /* stop watches first, then free the REST client (it ends outstanding requests, whose
+   * callbacks still find their owners alive), then the owners */
   if (c->reconciler)
     nd_reconciler_stop(c->reconciler);
+  if (c->binding)
+    nd_binding_conditions_stop(c->binding);
   nd_metrics_server_free(c->metrics);
   nd_controller_sources_stop(c);
   if (c->startup)
     nd_loop_del_timer(c->loop, c->startup);
+  nd_k8s_client_free(c->k8s);
   nd_leader_election_free(c->leader);
-  if (c->binding)
-    nd_binding_conditions_stop(c->binding);
-  nd_k8s_client_free(c->k8s); /* ends outstanding requests while their owners still live */
   nd_reconciler_free(c->reconciler);
   nd_binding_conditions_free(c->binding);
   nd_registry_free(c->registry);

@@ -187,6 +187,10 @@ fail:
   return NULL;
 }
 
+uint16_t nd_metrics_server_port(const nd_metrics_server *m) {
+  return nd_http_server_port(m->http);
+}
+
 void nd_metrics_server_free(nd_metrics_server *m) {
   if (m == NULL)
     return;

@@ -15,10 +15,51 @@ static int64_t obj_generation(const json_t *o) {
       json_object_get(json_object_get(json_object_get(o, "spec"), "pool"), "generation"));
 }
 
+static bool empty_value(const json_t *v) {
+  return json_is_null(v) || json_is_false(v) ||
+         (json_is_string(v) && json_string_length(v) == 0) ||
+         (json_is_array(v) && json_array_size(v) == 0) ||
+         (json_is_object(v) && json_object_size(v) == 0);
+}
+
+/* A copy without object members that hold an empty value (null, false, "", [], {}): the API
+ * server treats them as absent (omitempty), so they must not cause a write. */
+static json_t *without_empty(const json_t *v) {
+  if (json_is_object(v)) {
+    json_t *out = json_object();
+    const char *k;
+    json_t *m;
+    json_object_foreach((json_t *)v, k, m) {
+      json_t *c = without_empty(m);
+      if (empty_value(c))
+        json_decref(c);
+      else
+        json_object_set_new(out, k, c);
+    }
+    return out;
+  }
+  if (json_is_array(v)) {
+    json_t *out = json_array();
+    size_t i;
+    json_t *m;
+    json_array_foreach(v, i, m) json_array_append_new(out, without_empty(m));
+    return out;
+  }
+  return json_incref((json_t *)v);
+}
+
 bool nd_slice_spec_equal(const json_t *a, const json_t *b) {
-  /* jansson compares objects key-wise (order-free) and arrays in order, which is the
-   * semantics of a ResourceSlice spec (devices and lists are ordered). */
-  return a != NULL && b != NULL && json_equal((json_t *)a, (json_t *)b);
+  /* objects compare key-wise (order-free), arrays in order: the semantics of a ResourceSlice
+   * spec (devices and lists are ordered) */
+  if (a == NULL || b == NULL)
+    return false;
+  if (json_equal((json_t *)a, (json_t *)b))
+    return true;
+  json_t *na = without_empty(a), *nb = without_empty(b);
+  bool eq = json_equal(na, nb);
+  json_decref(na);
+  json_decref(nb);
+  return eq;
 }
 
 static const json_t *find_device(const json_t *spec, const char *name) {

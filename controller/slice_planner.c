@@ -11,6 +11,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "names.h"
+#include "quantity.h"
 
 #define ND_DEVICE_MAX_KEYS 32 /* attributes + capacities per device */
 #define ND_TAINT_KEY_SUFFIX "/unreachable"
@@ -106,8 +107,45 @@ static json_t *string_array(char *const *v, size_t n) {
   return a;
 }
 
+#define ND_MAX_BINDING_CONDITIONS 4
+
+/* What the API server would reject in this device (so that one bad device is left out
+ * instead of failing its whole slice). */
+static int check_device(const nd_device *d, nd_error_t *err) {
+  char what[160];
+  snprintf(what, sizeof(what), "device %s/%s: name", d->pool, d->id);
+  if (d->name == NULL || nd_name_validate(ND_NAME_DNS_LABEL, what, d->name, err) < 0)
+    return nd_error_make(err, EINVAL, "device %s/%s: no valid name", d->pool, d->id);
+  for (size_t i = 0; i < d->n_attrs; i++) {
+    snprintf(what, sizeof(what), "device %s/%s: attribute", d->pool, d->id);
+    if (nd_name_validate(ND_NAME_ATTRIBUTE_KEY, what, d->attrs[i].name, err) < 0)
+      return -1;
+    if ((d->attrs[i].type == ND_ATTR_STRING || d->attrs[i].type == ND_ATTR_VERSION) &&
+        (d->attrs[i].str == NULL || strlen(d->attrs[i].str) > 64))
+      return nd_error_make(err, EINVAL, "device %s/%s: attribute %s: value missing or longer "
+                           "than 64 characters", d->pool, d->id, d->attrs[i].name);
+  }
+  for (size_t i = 0; i < d->n_caps; i++) {
+    snprintf(what, sizeof(what), "device %s/%s: capacity", d->pool, d->id);
+    if (nd_name_validate(ND_NAME_ATTRIBUTE_KEY, what, d->caps[i].name, err) < 0)
+      return -1;
+  }
+  if (d->n_binding_conditions > ND_MAX_BINDING_CONDITIONS ||
+      d->n_binding_failure_conditions > ND_MAX_BINDING_CONDITIONS)
+    return nd_error_make(err, E2BIG, "device %s/%s: more than %d binding (failure) conditions",
+                         d->pool, d->id, ND_MAX_BINDING_CONDITIONS);
+  for (size_t i = 0; i < d->n_node_reqs; i++) {
+    snprintf(what, sizeof(what), "device %s/%s: node selector key", d->pool, d->id);
+    if (nd_name_validate(ND_NAME_QUALIFIED_NAME, what, d->node_reqs[i].key, err) < 0)
+      return -1;
+  }
+  return 0;
+}
+
 json_t *nd_plan_device(const nd_planner_options *opts, const nd_device *d,
                        const nd_device_taint *taint, bool per_device_nodes, nd_error_t *err) {
+  if (check_device(d, err) < 0)
+    return NULL;
   cleanup_json json_t *attrs = json_object();
   /* our own attributes first; announced attributes never override them */
   struct {
@@ -142,8 +180,14 @@ json_t *nd_plan_device(const nd_planner_options *opts, const nd_device *d,
       return NULL;
   }
   cleanup_json json_t *caps = json_object();
-  for (size_t i = 0; i < d->n_caps; i++)
-    json_object_set_new(caps, d->caps[i].name, json_pack("{s:s}", "value", d->caps[i].quantity));
+  for (size_t i = 0; i < d->n_caps; i++) {
+    /* canonical, as the API server stores it: what we compare later is what it returns */
+    cleanup_free char *q = nd_quantity_canonical(d->caps[i].quantity, err);
+    if (q == NULL)
+      return nd_error_wrap(err, "device %s/%s: capacity %s", d->pool, d->id, d->caps[i].name),
+             NULL;
+    json_object_set_new(caps, d->caps[i].name, json_pack("{s:s}", "value", q));
+  }
   size_t keys = json_object_size(attrs) + json_object_size(caps);
   if (keys > ND_DEVICE_MAX_KEYS)
     return nd_error_make(err, E2BIG,

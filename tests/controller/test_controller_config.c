@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include "controller_config.h"
+#include "yaml_json.h"
 
 static char *write_tmp(const char *text) {
   char *path = strdup("/tmp/netdra-ctl-cfg-XXXXXX");
@@ -93,8 +94,40 @@ static void test_errors(void **state) {
   expect_error(NULL, bad_timing, 4, "renewDeadline");
 }
 
+/* The chart's rendered controller.yaml loads as it is (no unknown keys). */
+static void test_chart_config(void **state) {
+  const char *src = getenv("NETDRA_SOURCE_DIR");
+  char path[512];
+  snprintf(path, sizeof(path), "%s/deploy/manifests/configmap.yaml", src ? src : ".");
+  nd_error_t err = NULL;
+  json_t *docs = nd_yaml_load_file(path, NULL, &err);
+  if (docs == NULL)
+    fail_msg("%s", nd_error_msg(err));
+  const char *text = NULL;
+  size_t i;
+  json_t *d;
+  json_array_foreach(docs, i, d) {
+    const char *t = json_string_value(json_object_get(json_object_get(d, "data"), "controller.yaml"));
+    if (t != NULL)
+      text = t;
+  }
+  assert_non_null(text);
+  char *cfg_path = write_tmp(text);
+  char *argv[] = {"netdra-controller", "--config", cfg_path, NULL};
+  nd_controller_config cfg;
+  if (nd_controller_config_load(&cfg, 3, argv, &err) != 0)
+    fail_msg("chart config: %s", nd_error_msg(err));
+  assert_int_equal(cfg.lease_ms, 15000);
+  assert_int_equal(cfg.mqtt_port, 8883);
+  nd_controller_config_clear(&cfg);
+  unlink(cfg_path);
+  free(cfg_path);
+  json_decref(docs);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {cmocka_unit_test(test_precedence),
-                                     cmocka_unit_test(test_errors)};
+                                     cmocka_unit_test(test_errors),
+                                     cmocka_unit_test(test_chart_config)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

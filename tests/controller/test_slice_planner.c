@@ -209,13 +209,13 @@ static void test_attributes(void **state) {
                      {.name = "ptz", .type = ND_ATTR_BOOL, .flag = true},
                      {.name = "firmware", .type = ND_ATTR_VERSION, .str = "1.2.3"},
                      {.name = "type", .type = ND_ATTR_STRING, .str = "override"}};
-  nd_capacity caps[] = {{.name = "memory", .quantity = "64Gi"}};
+  nd_capacity caps[] = {{.name = "memory", .quantity = "65536Mi"}, {.name = "bw", .quantity = "1.5"}};
   nd_device *d = &f->devs[0];
   d->type = "cxl-memory";
   d->attrs = attrs;
   d->n_attrs = ND_ARRAY_LEN(attrs);
   d->caps = caps;
-  d->n_caps = 1;
+  d->n_caps = 2;
   d->secret_namespace = "cams";
   d->secret_name = "cam-creds";
   d->fabric_region = "region-7";
@@ -251,7 +251,10 @@ static void test_attributes(void **state) {
       json_string_value(json_object_get(json_object_get(a, "firmware"), "version")), "1.2.3");
   assert_string_equal(json_string_value(json_object_get(
                           json_object_get(json_object_get(dj, "capacity"), "memory"), "value")),
-                      "64Gi");
+                      "64Gi"); /* canonical, as the API server stores it */
+  assert_string_equal(json_string_value(json_object_get(
+                          json_object_get(json_object_get(dj, "capacity"), "bw"), "value")),
+                      "1500m");
   assert_true(json_is_true(json_object_get(dj, "bindsToNode")));
   assert_string_equal(
       json_string_value(json_array_get(json_object_get(dj, "bindingConditions"), 0)),
@@ -476,12 +479,57 @@ static void test_health_hysteresis(void **state) {
   nd_health_taints_free(h);
 }
 
+/* One bad device is left out with a reason; the rest of the pool is published. */
+static void test_bad_devices_left_out(void **state) {
+  fixture *f = calloc(1, sizeof(*f));
+  fill(f, 6, "lab");
+  nd_attr bad_key = {.name = "not a key", .type = ND_ATTR_STRING, .str = "x"};
+  nd_attr long_val = {.name = "note", .type = ND_ATTR_STRING,
+                      .str = "0123456789012345678901234567890123456789012345678901234567890123456789"};
+  nd_capacity bad_cap = {.name = "mem", .quantity = "lots"};
+  nd_node_requirement bad_req = {.key = "-bad-", .op = "In", .values = (char *[]){"a"}, .n_values = 1};
+  f->devs[0].attrs = &bad_key;
+  f->devs[0].n_attrs = 1;
+  f->devs[1].attrs = &long_val;
+  f->devs[1].n_attrs = 1;
+  f->devs[2].caps = &bad_cap;
+  f->devs[2].n_caps = 1;
+  f->devs[3].name = "Not_A_Label";
+  f->devs[4].all_nodes = false;
+  f->devs[4].node_reqs = &bad_req;
+  f->devs[4].n_node_reqs = 1;
+  nd_planned_pool p;
+  plan(f, "lab", &p);
+  assert_int_equal(p.n_skipped, 5);
+  assert_int_equal(slice_devices(&p, 0), 1);
+  json_t *d = json_array_get(json_object_get(p.slices[0].spec, "devices"), 0);
+  assert_string_equal(json_string_value(json_object_get(d, "name")), "cam-0005");
+  nd_planned_pool_clear(&p);
+  free(f);
+}
+
+static void test_spec_equal(void **state) {
+  json_t *a = json_loads("{\"driver\":\"d\",\"allNodes\":true,\"devices\":[{\"name\":\"x\","
+                         "\"attributes\":{\"n\":{\"int\":0}}}]}", 0, NULL);
+  json_t *b = json_loads("{\"allNodes\":true,\"driver\":\"d\",\"nodeName\":\"\",\"sharedCounters\":[],"
+                         "\"devices\":[{\"name\":\"x\",\"bindsToNode\":false,\"taints\":null,"
+                         "\"attributes\":{\"n\":{\"int\":0}}}]}", 0, NULL);
+  json_t *c = json_loads("{\"driver\":\"d\",\"allNodes\":true,\"devices\":[{\"name\":\"x\","
+                         "\"attributes\":{\"n\":{\"int\":1}}}]}", 0, NULL);
+  assert_true(nd_slice_spec_equal(a, b));  /* server-side empty fields do not count */
+  assert_false(nd_slice_spec_equal(a, c)); /* a real difference does */
+  json_decref(a);
+  json_decref(b);
+  json_decref(c);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_split_300),      cmocka_unit_test(test_taint_limit_64),
       cmocka_unit_test(test_node_selection), cmocka_unit_test(test_empty_pool),
       cmocka_unit_test(test_stable_names),   cmocka_unit_test(test_attributes),
       cmocka_unit_test(test_generation_rules), cmocka_unit_test(test_health_hysteresis),
+      cmocka_unit_test(test_spec_equal),     cmocka_unit_test(test_bad_devices_left_out),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
