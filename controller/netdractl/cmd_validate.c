@@ -1,0 +1,112 @@
+/* cmd_validate.c: `netdractl validate FILE...`: checks announcement documents (JSON, as
+ * published on MQTT) and static inventory files (YAML with a `devices:` list) with the same
+ * parser the controller uses, and says exactly what is wrong: file, line, field, reason.
+ * Exit 0 when every file is valid, 1 otherwise. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "discovery.h"
+#include "netdractl.h"
+#include "yaml_json.h"
+
+#define VALIDATE_MAX_BYTES (1u << 20)
+
+static bool has_suffix(const char *s, const char *suffix) {
+  size_t n = strlen(s), m = strlen(suffix);
+  return n >= m && strcmp(s + n - m, suffix) == 0;
+}
+
+static int check_document(const char *file, int line, const json_t *doc) {
+  cleanup_error nd_error_t err = NULL;
+  const char *id = json_string_value(json_object_get(doc, "id"));
+  nd_device *d = nd_announcement_parse("validate", "validate", id ? id : "", doc, &err);
+  if (d == NULL) {
+    if (line > 0)
+      fprintf(stdout, "%s:%d: %s\n", file, line, nd_error_msg(err));
+    else
+      fprintf(stdout, "%s: %s\n", file, nd_error_msg(err));
+    return -1;
+  }
+  nd_device_free(d);
+  return 0;
+}
+
+static int validate_json(const char *file) {
+  json_error_t jerr;
+  cleanup_json json_t *doc = json_load_file(file, JSON_REJECT_DUPLICATES, &jerr);
+  if (doc == NULL) {
+    fprintf(stdout, "%s:%d:%d: invalid JSON: %s\n", file, jerr.line, jerr.column, jerr.text);
+    return -1;
+  }
+  if (!json_is_object(doc)) {
+    fprintf(stdout, "%s: an announcement must be a JSON object\n", file);
+    return -1;
+  }
+  return check_document(file, 0, doc);
+}
+
+static int validate_yaml(const char *file) {
+  cleanup_error nd_error_t err = NULL;
+  nd_yaml_lines *lines = NULL;
+  cleanup_json json_t *docs = nd_yaml_load_file(file, &lines, &err);
+  if (docs == NULL) {
+    fprintf(stdout, "%s\n", nd_error_msg(err));
+    return -1;
+  }
+  int rc = 0;
+  size_t di;
+  json_t *doc;
+  json_array_foreach(docs, di, doc) {
+    json_t *devices = json_object_get(doc, "devices");
+    if (!json_is_array(devices)) {
+      fprintf(stdout, "%s:%d: an inventory file needs a `devices:` list of announcements\n", file,
+              nd_yaml_line_of(lines, doc));
+      rc = -1;
+      continue;
+    }
+    size_t i;
+    json_t *dev;
+    json_array_foreach(devices, i, dev) {
+      if (check_document(file, nd_yaml_pos_of_index(lines, devices, i).line, dev) < 0)
+        rc = -1;
+    }
+  }
+  nd_yaml_lines_free(lines);
+  return rc;
+}
+
+int cmd_validate(const ctl_globals *g, int argc, char **argv) {
+  static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+  optind = 1;
+  for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
+    fputs("usage: netdractl validate FILE...\n"
+          "  *.json: one announcement (docs/announcements.md)\n"
+          "  *.yaml: a static inventory file (`devices:` list of announcements)\n",
+          c == 'h' ? stdout : stderr);
+    return c == 'h' ? 0 : 2;
+  }
+  if (optind >= argc) {
+    fputs("netdractl validate: no files given\n", stderr);
+    return 2;
+  }
+  int bad = 0;
+  for (int i = optind; i < argc; i++) {
+    const char *file = argv[i];
+    int rc = has_suffix(file, ".json")                               ? validate_json(file)
+             : has_suffix(file, ".yaml") || has_suffix(file, ".yml") ? validate_yaml(file)
+                                                                     : -2;
+    if (rc == -2) {
+      fprintf(stdout, "%s: unknown file kind: expected .json (announcement) or .yaml (inventory)\n", file);
+      rc = -1;
+    }
+    if (rc < 0)
+      bad++;
+    else if (g->output == OUT_TABLE)
+      fprintf(stdout, "%s: valid\n", file);
+  }
+  return bad ? 1 : 0;
+}
