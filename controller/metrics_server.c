@@ -133,6 +133,31 @@ static int on_readyz(const char *method, const char *path, nd_http_response *res
   return 0;
 }
 
+/* What discovery sees, for `netdractl devices`: a JSON array of the registry's devices. */
+static int on_devices(const char *method, const char *path, nd_http_response *resp, void *data) {
+  nd_metrics_server *m = data;
+  static const char *const health[] = {"online", "stale", "offline"};
+  json_t *out = json_array();
+  const char **pools;
+  size_t np = nd_registry_pools(m->c->registry, &pools);
+  for (size_t p = 0; p < np; p++) {
+    const nd_device **devs;
+    size_t n = nd_registry_pool_devices(m->c->registry, pools[p], &devs);
+    for (size_t i = 0; i < n; i++) {
+      const nd_device *d = devs[i];
+      json_array_append_new(
+          out, json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s?,s:s,s:s,s:s?,s:I}", "pool", d->pool, "name",
+                         d->name, "id", d->id, "type", d->type, "vendor", d->vendor, "model",
+                         d->model, "health", health[d->health], "source", d->source, "endpoint",
+                         d->endpoint, "healthSinceMs", (json_int_t)d->health_since_ms));
+    }
+  }
+  resp->content_type = "application/json";
+  resp->body = json_dumps(out, JSON_COMPACT);
+  json_decref(out);
+  return resp->body ? 0 : -1;
+}
+
 nd_metrics_server *nd_metrics_server_start(nd_controller *c, const char *address,
                                            nd_error_t *err) {
   nd_metrics_server *m = calloc(1, sizeof(*m));
@@ -179,6 +204,7 @@ nd_metrics_server *nd_metrics_server_start(nd_controller *c, const char *address
   if (m->http == NULL || nd_http_server_handle(m->http, "/metrics", on_metrics, m, err) < 0 ||
       nd_http_server_handle(m->http, "/healthz", on_healthz, m, err) < 0 ||
       nd_http_server_handle(m->http, "/readyz", on_readyz, m, err) < 0 ||
+      nd_http_server_handle(m->http, "/debug/devices", on_devices, m, err) < 0 ||
       nd_http_server_listen_addr(m->http, address, err) < 0)
     goto fail;
   return m;

@@ -11,7 +11,6 @@
 #include "cleanup.h"
 #include "discovery.h"
 #include "netdractl.h"
-#include "yaml_json.h"
 
 #define VALIDATE_MAX_BYTES (1u << 20)
 
@@ -20,10 +19,19 @@ static bool has_suffix(const char *s, const char *suffix) {
   return n >= m && strcmp(s + n - m, suffix) == 0;
 }
 
+/* The device id of a file that does not name one: its base name, as a topic would. */
+static char *id_from_file(const char *file) {
+  const char *base = strrchr(file, '/');
+  base = base ? base + 1 : file;
+  const char *dot = strrchr(base, '.');
+  return strndup(base, dot ? (size_t)(dot - base) : strlen(base));
+}
+
 static int check_document(const char *file, int line, const json_t *doc) {
   cleanup_error nd_error_t err = NULL;
   const char *id = json_string_value(json_object_get(doc, "id"));
-  nd_device *d = nd_announcement_parse("validate", "validate", id ? id : "", doc, &err);
+  cleanup_free char *fallback = id ? NULL : id_from_file(file);
+  nd_device *d = nd_announcement_parse("mqtt", "validate", id ? id : fallback, doc, &err);
   if (d == NULL) {
     if (line > 0)
       fprintf(stdout, "%s:%d: %s\n", file, line, nd_error_msg(err));
@@ -49,34 +57,16 @@ static int validate_json(const char *file) {
   return check_document(file, 0, doc);
 }
 
+/* An inventory file: the static source's own check, so the rules and messages are the
+ * controller's. */
 static int validate_yaml(const char *file) {
   cleanup_error nd_error_t err = NULL;
-  nd_yaml_lines *lines = NULL;
-  cleanup_json json_t *docs = nd_yaml_load_file(file, &lines, &err);
-  if (docs == NULL) {
+  size_t n = 0;
+  if (nd_static_inventory_check(file, &n, &err) < 0) {
     fprintf(stdout, "%s\n", nd_error_msg(err));
     return -1;
   }
-  int rc = 0;
-  size_t di;
-  json_t *doc;
-  json_array_foreach(docs, di, doc) {
-    json_t *devices = json_object_get(doc, "devices");
-    if (!json_is_array(devices)) {
-      fprintf(stdout, "%s:%d: an inventory file needs a `devices:` list of announcements\n", file,
-              nd_yaml_line_of(lines, doc));
-      rc = -1;
-      continue;
-    }
-    size_t i;
-    json_t *dev;
-    json_array_foreach(devices, i, dev) {
-      if (check_document(file, nd_yaml_pos_of_index(lines, devices, i).line, dev) < 0)
-        rc = -1;
-    }
-  }
-  nd_yaml_lines_free(lines);
-  return rc;
+  return 0;
 }
 
 int cmd_validate(const ctl_globals *g, int argc, char **argv) {

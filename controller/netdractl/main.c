@@ -3,6 +3,7 @@
  *   netdractl [--kubeconfig F] [--driver D] [-o table|json|yaml] COMMAND [flags]
  *
  * COMMAND: devices, slices, announce, validate, prepare, unprepare ("netdractl help"). */
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -24,9 +25,35 @@ static void usage(FILE *out) {
         out);
 }
 
+/* Global flags may also follow the command (`netdractl slices -o yaml`): move them before it. */
+static void hoist_globals(int argc, char **argv) {
+  int cmd = 1;
+  while (cmd < argc && argv[cmd][0] == '-') {
+    bool takes_value = strcmp(argv[cmd], "--kubeconfig") == 0 || strcmp(argv[cmd], "--driver") == 0 ||
+                       strcmp(argv[cmd], "-o") == 0 || strcmp(argv[cmd], "--output") == 0;
+    cmd += takes_value ? 2 : 1;
+  }
+  for (int i = cmd + 1; i < argc; i++) {
+    bool pair = (strcmp(argv[i], "-o") == 0 || strcmp(argv[i], "--output") == 0 ||
+                 strcmp(argv[i], "--kubeconfig") == 0 || strcmp(argv[i], "--driver") == 0) &&
+                i + 1 < argc;
+    bool single = strncmp(argv[i], "--kubeconfig=", 13) == 0;
+    if (!pair && !single)
+      continue;
+    int n = pair ? 2 : 1;
+    char *moved[2] = {argv[i], pair ? argv[i + 1] : NULL};
+    memmove(&argv[cmd + n], &argv[cmd], (size_t)(i - cmd) * sizeof(char *));
+    for (int k = 0; k < n; k++)
+      argv[cmd + k] = moved[k];
+    cmd += n;
+    i += n - 1;
+  }
+}
+
 int main(int argc, char **argv) {
   ctl_globals g = {.kubeconfig = NULL, .driver = "netdra.dev", .output = OUT_TABLE};
   nd_log_set_level(ND_LOG_WARN);
+  hoist_globals(argc, argv);
   int i = 1;
   for (; i < argc && argv[i][0] == '-'; i++) {
     const char *a = argv[i];
@@ -77,8 +104,10 @@ int main(int argc, char **argv) {
     return cmd_announce(&g, cargc, cargv);
   if (strcmp(cmd, "validate") == 0)
     return cmd_validate(&g, cargc, cargv);
+#ifdef NETDRACTL_PREPARE
   if (strcmp(cmd, "prepare") == 0 || strcmp(cmd, "unprepare") == 0)
     return cmd_prepare(&g, cargc, cargv);
+#endif
   if (strcmp(cmd, "help") == 0) {
     usage(stdout);
     return 0;
