@@ -146,14 +146,12 @@ static int start_attach(nd_binding_conditions *b, const char *key, const char *b
                                         "claim", uid);
   j->body = json_dumps(body, JSON_COMPACT);
   pthread_t t;
-  pthread_attr_t attr;
-  pthread_attr_init(&attr);
-  pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
   atomic_fetch_add(&b->running, 1);
   j->next = b->jobs;
   b->jobs = j;
-  int rc = pthread_create(&t, &attr, attach_thread, j);
-  pthread_attr_destroy(&attr);
+  int rc = nd_thread_start(&t, attach_thread, j);
+  if (rc == 0)
+    pthread_detach(t);
   if (rc != 0) {
     atomic_fetch_sub(&b->running, 1);
     b->jobs = j->next;

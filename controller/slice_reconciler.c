@@ -52,9 +52,13 @@ static const char *obj_pool(const json_t *o) {
   return json_string_value(
       json_object_get(json_object_get(json_object_get(o, "spec"), "pool"), "name"));
 }
+/* Our driver's node-less slices: a slice with a nodeName belongs to a node plugin. */
 static bool ours(const nd_reconciler *rc, const json_t *o) {
-  const char *d = json_string_value(json_object_get(json_object_get(o, "spec"), "driver"));
-  return d != NULL && strcmp(d, rc->driver) == 0 && obj_name(o) != NULL && obj_pool(o) != NULL;
+  const json_t *spec = json_object_get(o, "spec");
+  const char *d = json_string_value(json_object_get(spec, "driver"));
+  const char *node = json_string_value(json_object_get(spec, "nodeName"));
+  return d != NULL && strcmp(d, rc->driver) == 0 && (node == NULL || *node == '\0') &&
+         obj_name(o) != NULL && obj_pool(o) != NULL;
 }
 
 /* Resource versions are opaque, but integers in practice: compare them when they are. */
@@ -536,7 +540,9 @@ nd_reconciler *nd_reconciler_new(nd_loop *loop, nd_k8s_client *k8s,
 int nd_reconciler_start(nd_reconciler *rc, nd_error_t *err) {
   cleanup_free char *drv = nd_k8s_escape(rc->driver);
   cleanup_free char *query = NULL;
-  if (asprintf(&query, "fieldSelector=spec.driver%%3D%s", drv) < 0)
+  /* only node-less slices are ours: node plugins own the slices with a nodeName (an empty
+   * spec.nodeName selects slices without one) */
+  if (asprintf(&query, "fieldSelector=spec.driver%%3D%s%%2Cspec.nodeName%%3D", drv) < 0)
     abort();
   rc->watch = nd_k8s_watch_start(rc->k8s, rc->collection, query, on_watch, rc, err);
   if (rc->watch == NULL)

@@ -397,3 +397,12 @@ int nd_loop_run(nd_loop *loop, nd_error_t *err) {
       return -1;
   return 0;
 }
+
+int nd_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg) {
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  int rc = pthread_create(thread, NULL, fn, arg);
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  return rc;
+}

@@ -5,6 +5,7 @@
 #ifndef NETDRA_EVLOOP_H
 #define NETDRA_EVLOOP_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -55,6 +56,10 @@ void nd_loop_cancel_defer(nd_loop *loop, nd_defer_cb cb, void *data);
 /* Thread-safe: queue cb to run on the loop thread (wakes the loop through an eventfd).
  * The only evloop call that may be made from another thread. */
 int nd_loop_post(nd_loop *loop, nd_defer_cb cb, void *data);
+
+/* Start a worker thread with every signal blocked, so that signals reach the loop's signalfd
+ * and never a worker (a worker must not take SIGTERM's default action). Returns 0 or errno. */
+int nd_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg);
 
 /* Monotonic and wall-clock time in milliseconds. */
 uint64_t nd_now_ms(void);

@@ -95,12 +95,13 @@ int nd_read_file(const char *path, size_t max_len, char **data, size_t *len, nd_
   if ((size_t)st.st_size > max_len)
     return nd_error_make(err, EFBIG, "reading %s: %lld bytes is over the limit of %zu", path,
                          (long long)st.st_size, max_len);
-  cleanup_free char *buf = malloc((size_t)st.st_size + 1);
+  /* read to EOF: files in /proc report a size of 0 */
+  cleanup_free char *buf = malloc(max_len + 1);
   if (buf == NULL)
     return nd_error_make(err, ENOMEM, "reading %s: out of memory", path);
   size_t off = 0;
-  while (off < (size_t)st.st_size) {
-    ssize_t r = read(fd, buf + off, (size_t)st.st_size - off);
+  while (off < max_len) {
+    ssize_t r = read(fd, buf + off, max_len - off);
     if (r < 0 && errno == EINTR)
       continue;
     if (r < 0)
@@ -108,6 +109,11 @@ int nd_read_file(const char *path, size_t max_len, char **data, size_t *len, nd_
     if (r == 0)
       break;
     off += (size_t)r;
+  }
+  if (off == max_len) {
+    char extra;
+    if (read(fd, &extra, 1) == 1)
+      return nd_error_make(err, EFBIG, "reading %s: over the limit of %zu bytes", path, max_len);
   }
   buf[off] = '\0';
   *len = off;

@@ -657,7 +657,7 @@ nd_driver *nd_driver_new(const nd_driver_options *o, nd_error_t *err) {
   int n = o->workers > 0 ? o->workers : 4;
   d->threads = calloc((size_t)n, sizeof(pthread_t));
   for (int i = 0; i < n; i++) {
-    int e = pthread_create(&d->threads[i], NULL, worker_main, d);
+    int e = nd_thread_start(&d->threads[i], worker_main, d);
     if (e != 0) {
       nd_error_make(err, e, "driver: starting worker thread: %s", strerror(e));
       nd_driver_free(d);

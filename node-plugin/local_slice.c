@@ -183,7 +183,7 @@ nd_local_slice *nd_local_slice_start(nd_k8s_client *k8s, const char *driver, con
   }
   for (char *p = ls->name; *p; p++)
     *p = (char)tolower((unsigned char)*p);
-  int e = pthread_create(&ls->thread, NULL, publisher_main, ls);
+  int e = nd_thread_start(&ls->thread, publisher_main, ls);
   if (e != 0) {
     nd_error_make(err, e, "starting the local slice publisher: %s", strerror(e));
     local_slice_free(ls);

@@ -18,7 +18,7 @@
 #include "dra_service.h"
 #include "driver.h"
 #include "evloop.h"
-#include "gpu.h"
+#include "gpu_slice.h"
 #include "grpc.h"
 #include "health_service.h"
 #include "k8s_client.h"
