@@ -788,9 +788,13 @@ def write_kubeconfig(path, url, token, ca_file):
 
 
 def default_openapi():
+    name = "apis__resource.k8s.io__v1_openapi.json"
     env = os.environ.get("NETDRA_SHARED_DIR")
-    base = env if env else os.path.join(HERE, "..", "..", "..", "shared")
-    return os.path.join(base, "k8s-openapi", "apis__resource.k8s.io__v1_openapi.json")
+    for base in ([os.path.join(env, "k8s-openapi")] if env else []) + [
+            os.path.join(HERE, "..", "..", "..", "shared", "k8s-openapi"), os.path.join(HERE, "openapi")]:
+        if os.path.exists(os.path.join(base, name)):
+            return os.path.join(base, name)
+    return os.path.join(HERE, "openapi", name)
 
 
 def main():
