@@ -47,6 +47,10 @@ static const nd_config_field MQTT[] = {
      "mqtt-password-file", "file holding the MQTT password", .fields = NULL},
     {"topicPrefix", ND_CFG_STRING, F(mqtt_topic_prefix), "netdra/v1", "NETDRA_MQTT_TOPIC_PREFIX",
      "mqtt-topic-prefix", "announcement topic prefix", .fields = NULL},
+    {"certFile", ND_CFG_STRING, F(mqtt_cert_file), NULL, "NETDRA_MQTT_CERT_FILE",
+     "mqtt-cert-file", "TLS client certificate for the broker", .fields = NULL},
+    {"keyFile", ND_CFG_STRING, F(mqtt_key_file), NULL, "NETDRA_MQTT_KEY_FILE", "mqtt-key-file",
+     "key of the TLS client certificate", .fields = NULL},
     {"publishRejections", ND_CFG_BOOL, F(mqtt_publish_rejections), "true",
      "NETDRA_MQTT_PUBLISH_REJECTIONS", "mqtt-publish-rejections",
      "publish the reason of a rejected announcement back to the device", .fields = NULL},
@@ -55,6 +59,20 @@ static const nd_config_field MQTT[] = {
 static const nd_config_field STATIC_SRC[] = {
     {"inventory", ND_CFG_STRING_LIST, F(inventory_paths), NULL, "NETDRA_INVENTORY", "inventory",
      "static inventory YAML files", .fields = NULL},
+    {0}};
+
+static const nd_config_field MDNS[] = {
+    {"enabled", ND_CFG_BOOL, F(mdns_enabled), "false", "NETDRA_MDNS", "mdns",
+     "browse DNS-SD services with the embedded mDNS stack", .fields = NULL},
+    {"interfaces", ND_CFG_STRING_LIST, F(mdns_interfaces), NULL, "NETDRA_MDNS_INTERFACES",
+     "mdns-interfaces", "interfaces to browse on (default: all)", .fields = NULL},
+    {"pool", ND_CFG_STRING, F(mdns_pool), "mdns", "NETDRA_MDNS_POOL", "mdns-pool",
+     "pool (discovery domain) of mDNS devices", .fields = NULL},
+    {0}};
+
+static const nd_config_field DEVICES[] = {
+    {"customTypes", ND_CFG_STRING_LIST, F(custom_types), NULL, "NETDRA_CUSTOM_TYPES",
+     "custom-types", "device types accepted besides camera, cxl-memory and accelerator", .fields = NULL},
     {0}};
 
 static const nd_config_field HEALTH[] = {
@@ -115,6 +133,8 @@ static const nd_config_field TABLE[] = {
     {"leaderElection", ND_CFG_TABLE, 0, .fields = LEADER},
     {"mqtt", ND_CFG_TABLE, 0, .fields = MQTT},
     {"static", ND_CFG_TABLE, 0, .fields = STATIC_SRC},
+    {"mdns", ND_CFG_TABLE, 0, .fields = MDNS},
+    {"devices", ND_CFG_TABLE, 0, .fields = DEVICES},
     {"health", ND_CFG_TABLE, 0, .fields = HEALTH},
     {"slices", ND_CFG_TABLE, 0, .fields = SLICES},
     {"kubeAPI", ND_CFG_TABLE, 0, .fields = KUBE},

@@ -25,6 +25,11 @@ typedef struct {
   int64_t mqtt_port;
   bool mqtt_tls, mqtt_publish_rejections;
   char *mqtt_ca_file, *mqtt_username_file, *mqtt_password_file, *mqtt_topic_prefix;
+  char *mqtt_cert_file, *mqtt_key_file;
+  bool mdns_enabled;
+  nd_config_strings mdns_interfaces;
+  char *mdns_pool;
+  nd_config_strings custom_types; /* device types besides the built-in three */
   nd_config_strings inventory_paths; /* static inventory files */
   nd_config_strings pools;           /* pools always published, even when empty */
   /* health */

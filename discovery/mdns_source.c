@@ -115,8 +115,8 @@ static void on_resolve(AvahiSServiceResolver *r, AvahiIfIndex iface, AvahiProtoc
   char address[AVAHI_ADDRESS_STR_MAX] = "";
   if (addr)
     avahi_address_snprint(address, sizeof(address), addr);
-  const char *entries[MAX_TXT_ENTRIES];
-  char *owned[MAX_TXT_ENTRIES];
+  const char *entries[MAX_TXT_ENTRIES] = {0};
+  char *owned[MAX_TXT_ENTRIES] = {0};
   size_t n = 0;
   for (AvahiStringList *l = txt; l && n < MAX_TXT_ENTRIES; l = avahi_string_list_get_next(l)) {
     size_t len = avahi_string_list_get_size(l);

@@ -369,7 +369,7 @@ static int set_from_json(const nd_config_field *f, void *base, const json_t *v, 
     json_t *item;
     json_array_foreach(v, i, item) {
       if (!json_is_string(item) || strlen(json_string_value(item)) != json_string_length(item)) {
-        char item_path[PATH_MAX_LEN], item_where[PATH_MAX_LEN];
+        char item_path[PATH_MAX_LEN + 24], item_where[PATH_MAX_LEN];
         snprintf(item_path, sizeof(item_path), "%s[%zu]", path, i);
         nd_yaml_pos pos = nd_yaml_pos_of_index(lines, v, i);
         snprintf(item_where, sizeof(item_where), "%s:%d", nd_yaml_source_name(lines), pos.line);

@@ -15,12 +15,12 @@ kctl="$py $src/tests/apiserver/kubectl_lite.py"
 work=$(mktemp -d)
 chmod 755 "$work"
 node=node-e2e-$$
-api_pid= ctl_pid= plugin_pid=
+api_pid= ctl_pid= plugin_pid= uid=
 cdi_dir=/var/run/cdi
 cleanup() {
   for p in $plugin_pid $ctl_pid $api_pid; do kill "$p" 2>/dev/null || true; done
   wait 2>/dev/null || true
-  rm -f "$cdi_dir"/netdra.dev-claim_e2e-$$-*.json
+  [ -n "$uid" ] && rm -f "$cdi_dir"/netdra.dev-claim_"$uid"*.json
   rm -rf "$work"
 }
 trap cleanup EXIT
