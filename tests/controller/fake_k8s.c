@@ -35,6 +35,7 @@ struct nd_k8s_watch {
   nd_k8s_client *c;
   char *collection;
   char *driver; /* fieldSelector spec.driver, or NULL */
+  bool node_less; /* fieldSelector spec.nodeName= (slices without a node only) */
   nd_k8s_watch_cb cb;
   void *data;
   json_t *pending; /* events not yet delivered: [[type, obj]] */
@@ -129,7 +130,8 @@ static bool watch_matches(const struct nd_k8s_watch *w, const char *item_path, c
   if (w->driver == NULL)
     return true;
   const char *d = json_string_value(json_object_get(json_object_get(obj, "spec"), "driver"));
-  return d && strcmp(d, w->driver) == 0;
+  const char *node = json_string_value(json_object_get(json_object_get(obj, "spec"), "nodeName"));
+  return d && strcmp(d, w->driver) == 0 && !(w->node_less && node && *node);
 }
 
 static void watch_flush(nd_loop *loop, nd_timer *t, void *data) {
@@ -403,8 +405,12 @@ nd_k8s_watch *nd_k8s_watch_start(nd_k8s_client *c, const char *path, const char 
   w->c = c;
   w->collection = strdup(path);
   const char *sel = query ? strstr(query, "spec.driver%3D") : NULL;
-  if (sel)
-    w->driver = strdup(sel + strlen("spec.driver%3D"));
+  if (sel) {
+    sel += strlen("spec.driver%3D");
+    const char *end = strstr(sel, "%2C"); /* further selectors (spec.nodeName=) follow */
+    w->driver = end ? strndup(sel, (size_t)(end - sel)) : strdup(sel);
+    w->node_less = query && strstr(query, "spec.nodeName%3D") != NULL;
+  }
   w->cb = cb;
   w->data = data;
   w->pending = json_array();
@@ -416,7 +422,8 @@ nd_k8s_watch *nd_k8s_watch_start(nd_k8s_client *c, const char *path, const char 
   for (size_t i = json_array_size(items); i-- > 0;) {
     const json_t *it = json_array_get(items, i);
     const char *d = json_string_value(json_object_get(json_object_get(it, "spec"), "driver"));
-    if (w->driver && (d == NULL || strcmp(d, w->driver) != 0))
+    const char *node = json_string_value(json_object_get(json_object_get(it, "spec"), "nodeName"));
+    if ((w->driver && (d == NULL || strcmp(d, w->driver) != 0)) || (w->node_less && node && *node))
       json_array_remove(items, i);
   }
   json_array_append_new(w->pending, json_pack("[i, o]", (int)ND_WATCH_SYNCED, out));
