@@ -252,21 +252,22 @@ static void test_watch_relist_and_reconnect(void **state) {
 
 static void test_discovery_and_rate_limit(void **state) {
   cleanup_error nd_error_t err = NULL;
-  nd_k8s_options o = {.kubeconfig_path = kubeconfig, .qps = 20, .burst = 1};
+  nd_k8s_options o = {.kubeconfig_path = kubeconfig, .qps = 5, .burst = 1};
   nd_k8s_client *c = nd_k8s_client_new(NULL, &o, &err);
   const char *version = NULL;
   assert_int_equal(nd_k8s_resource_api_version(c, &version, &err), 0);
   assert_string_equal(version, "v1");
   uint64_t start = nd_now_ms();
-  for (int i = 0; i < 11; i++) {
+  for (int i = 0; i < 4; i++) {
     nd_k8s_result r;
     assert_int_equal(nd_k8s_request(c, "GET", "/version", NULL, NULL, &r, &err), 0);
     nd_k8s_result_clear(&r);
   }
-  /* 11 requests at 20/s with a burst of 1 take at least 10 intervals of 50 ms */
-  assert_true(nd_now_ms() - start >= 450);
-  assert_true(nd_k8s_client_stats(c)->throttled_waits >= 9);
+  /* 4 requests at 5/s with a burst of 1 take at least 3 intervals of 200 ms, however slow or
+   * fast each request is (a slow one refills the bucket, so count only what must wait) */
+  uint64_t took = nd_now_ms() - start;
   nd_k8s_client_free(c);
+  assert_true(took >= 550);
 }
 
 static void test_in_cluster_token_rotation(void **state) {
@@ -289,7 +290,7 @@ static void test_in_cluster_token_rotation(void **state) {
   assert_int_equal(nd_k8s_request(c, "GET", "/apis", NULL, NULL, &r, &err), 0);
   assert_int_equal(r.http_status, 401);
   nd_k8s_result_clear(&r);
-  sleep(1); /* the token file is re-checked at most once a second, by mtime */
+  usleep(1200000); /* the token file is re-checked at most once a second, by mtime */
   snprintf(path, sizeof(path), "%s/token", dir);
   FILE *f = fopen(path, "w");
   fprintf(f, "%s\n", token);
