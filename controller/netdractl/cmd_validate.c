@@ -9,8 +9,10 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "controller_config.h"
 #include "discovery.h"
 #include "netdractl.h"
+#include "plugin_config.h"
 
 #define VALIDATE_MAX_BYTES (1u << 20)
 
@@ -69,15 +71,53 @@ static int validate_yaml(const char *file) {
   return 0;
 }
 
+/* A daemon configuration file, through the daemon's own key table (lib/config.h). */
+static int validate_config(const char *kind, const char *file) {
+  cleanup_error nd_error_t err = NULL;
+  char *args[] = {"netdractl", "--config", (char *)file, NULL};
+  int rc;
+  if (strcmp(kind, "controller") == 0) {
+    nd_controller_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    rc = nd_controller_config_load(&cfg, 3, args, &err);
+    nd_controller_config_clear(&cfg);
+  } else {
+    nd_plugin_config cfg;
+    memset(&cfg, 0, sizeof(cfg));
+    /* the file alone, not this shell's environment; the DaemonSet gives NODE_NAME */
+    char *const envp[] = {"NODE_NAME=validate", NULL};
+    rc = nd_plugin_config_load(&cfg, 3, args, envp, &err);
+    nd_plugin_config_clear(&cfg);
+  }
+  if (rc < 0) {
+    fprintf(stdout, "%s\n", nd_error_msg(err));
+    return -1;
+  }
+  return 0;
+}
+
 int cmd_validate(const ctl_globals *g, int argc, char **argv) {
-  static const struct option opts[] = {{"help", no_argument, NULL, 'h'}, {NULL, 0, NULL, 0}};
+  const char *kind = NULL;
+  static const struct option opts[] = {{"kind", required_argument, NULL, 'k'},
+                                        {"help", no_argument, NULL, 'h'},
+                                        {NULL, 0, NULL, 0}};
   optind = 1;
-  for (int c; (c = getopt_long(argc, argv, "h", opts, NULL)) != -1;) {
-    fputs("usage: netdractl validate FILE...\n"
-          "  *.json: one announcement (docs/announcements.md)\n"
-          "  *.yaml: a static inventory file (`devices:` list of announcements)\n",
+  for (int c; (c = getopt_long(argc, argv, "k:h", opts, NULL)) != -1;) {
+    if (c == 'k') {
+      kind = optarg;
+      continue;
+    }
+    fputs("usage: netdractl validate [--kind announcement|inventory|controller|node-plugin] FILE...\n"
+          "  announcement (default for *.json): one announcement (docs/announcements.md)\n"
+          "  inventory (default for *.yaml): a static inventory file (`devices:` list)\n"
+          "  controller, node-plugin: a daemon configuration file (docs/configuration.md)\n",
           c == 'h' ? stdout : stderr);
     return c == 'h' ? 0 : 2;
+  }
+  if (kind && strcmp(kind, "announcement") && strcmp(kind, "inventory") &&
+      strcmp(kind, "controller") && strcmp(kind, "node-plugin")) {
+    fprintf(stderr, "netdractl validate: --kind %s: expected announcement, inventory, controller or node-plugin\n", kind);
+    return 2;
   }
   if (optind >= argc) {
     fputs("netdractl validate: no files given\n", stderr);
@@ -86,9 +126,13 @@ int cmd_validate(const ctl_globals *g, int argc, char **argv) {
   int bad = 0;
   for (int i = optind; i < argc; i++) {
     const char *file = argv[i];
-    int rc = has_suffix(file, ".json")                               ? validate_json(file)
-             : has_suffix(file, ".yaml") || has_suffix(file, ".yml") ? validate_yaml(file)
-                                                                     : -2;
+    int rc = kind && (strcmp(kind, "controller") == 0 || strcmp(kind, "node-plugin") == 0)
+                 ? validate_config(kind, file)
+             : (kind && strcmp(kind, "announcement") == 0) || (!kind && has_suffix(file, ".json"))
+                 ? validate_json(file)
+             : (kind && strcmp(kind, "inventory") == 0) || has_suffix(file, ".yaml") || has_suffix(file, ".yml")
+                 ? validate_yaml(file)
+                 : -2;
     if (rc == -2) {
       fprintf(stdout, "%s: unknown file kind: expected .json (announcement) or .yaml (inventory)\n", file);
       rc = -1;

@@ -27,5 +27,17 @@ check "controller has 2 replicas" grep -q "replicas: 2" <<<"$rendered"
 check "four DeviceClasses" test "$(grep -c '^kind: DeviceClass' <<<"$rendered")" -eq 4
 check "daemonset rolling update" grep -q "type: RollingUpdate" <<<"$rendered"
 check "controller runs as non-root" grep -q "runAsNonRoot: true" <<<"$rendered"
+# the daemons' own key tables accept the rendered configuration files (every key known, types right)
+cfgdir=$(mktemp -d)
+trap 'rm -f /tmp/netdra-deploy-$$.log; rm -rf "$cfgdir"' EXIT
+for values in "" "--set controller.mdns.enabled=true --set controller.staticInventory.enabled=true --set controller.bindingConditions.enabled=true"; do
+  # shellcheck disable=SC2086
+  "$helm" template netdra "$src/deploy/helm/netdra" -n netdra $values --show-only templates/configmap.yaml |
+    /usr/bin/python3 -c 'import sys,yaml; d=yaml.safe_load(sys.stdin)["data"]; [open(sys.argv[1]+"/"+k,"w").write(v) for k,v in d.items()]' "$cfgdir"
+  check "controller config valid ${values:-(defaults)}" "$NETDRA_BUILD_DIR/controller/netdractl" validate --kind controller "$cfgdir/controller.yaml"
+  check "node-plugin config valid ${values:-(defaults)}" "$NETDRA_BUILD_DIR/controller/netdractl" validate --kind node-plugin "$cfgdir/node-plugin.yaml"
+done
+printf 'leaderElection:\n  leaseDuration: soon\n' >"$cfgdir/bad.yaml"
+check "a broken controller config is refused" must_fail "$NETDRA_BUILD_DIR/controller/netdractl" validate --kind controller "$cfgdir/bad.yaml"
 echo "deploy chart: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
