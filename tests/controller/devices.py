@@ -2,7 +2,7 @@
 
 The wire format (topics and payload) is the discovery module's (docs/announcements.md); this
 file is the only place the controller tests depend on it:
-  retained description  <prefix>/<pool>/<id>               JSON document
+  retained description  <prefix>/<pool>/<id>/config        JSON document
   availability          <prefix>/<pool>/<id>/availability  "online" | "offline" (last will)
 """
 PREFIX = "netdra/v1"
@@ -10,22 +10,23 @@ PREFIX = "netdra/v1"
 
 def camera(pool, dev_id, model="x1"):
     return {"pool": pool, "id": dev_id,
-            "doc": {"type": "camera", "vendor": "acme", "model": model,
-                    "endpoint": f"rtsp://10.0.0.{abs(hash(dev_id)) % 250 + 1}/stream",
-                    "attributes": {"resolution": "1080p"}}}
+            "doc": {"schemaVersion": 1, "id": dev_id, "type": "camera", "vendor": "acme",
+                    "model": model, "attributes": {"resolution": "1080p"},
+                    "attach": {"endpoint": f"rtsp://10.0.{len(dev_id)}.1/stream"}}}
 
 
 def cxl(pool, dev_id):
     return {"pool": pool, "id": dev_id,
-            "doc": {"type": "cxl-memory", "vendor": "fabrikam", "model": "cxl2",
-                    "endpoint": "http://127.0.0.1:9/", "fabricRegion": "r0",
-                    "capacity": {"memory": "64Gi"}}}
+            "doc": {"schemaVersion": 1, "id": dev_id, "type": "cxl-memory", "vendor": "fabrikam",
+                    "model": "cxl2", "capacities": {"memory": "64Gi"},
+                    "attach": {"endpoint": "http://127.0.0.1:9/", "fabricRegion": "r0"}}}
 
 
 def accelerator(pool, dev_id):
     return {"pool": pool, "id": dev_id,
-            "doc": {"type": "accelerator", "vendor": "initech", "model": "npu1",
-                    "endpoint": "http://127.0.0.1:9/", "capacity": {"sessions": "4"}}}
+            "doc": {"schemaVersion": 1, "id": dev_id, "type": "accelerator", "vendor": "initech",
+                    "model": "npu1", "capacities": {"sessions": 4},
+                    "attach": {"endpoint": "http://127.0.0.1:9/"}}}
 
 
 def mixed(pool):
@@ -37,7 +38,7 @@ def topic(d):
 
 
 def announce(broker, d):
-    broker.publish(topic(d), d["doc"], retain=True)
+    broker.publish(topic(d) + "/config", d["doc"], retain=True)
 
 
 def announce_many(broker, devs):
