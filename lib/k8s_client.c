@@ -34,6 +34,9 @@ struct nd_k8s_client {
   double bucket;
   uint64_t bucket_ms;
   nd_k8s_stats stats;
+  /* sync calls share connections, DNS and TLS sessions (thread-safe through the locks) */
+  CURLSH *share;
+  pthread_mutex_t share_locks[CURL_LOCK_DATA_LAST];
   /* async */
   CURLM *multi;
   nd_timer *multi_timer;
@@ -144,6 +147,18 @@ static uint64_t bucket_take_locked(nd_k8s_client *c) {
   return (uint64_t)((1.0 - c->bucket) * 1000.0 / c->qps) + 1;
 }
 
+/* ---- connection sharing between sync calls ------------------------------------------------- */
+
+static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *user) {
+  nd_k8s_client *c = user;
+  pthread_mutex_lock(&c->share_locks[data]);
+}
+
+static void share_unlock(CURL *h, curl_lock_data data, void *user) {
+  nd_k8s_client *c = user;
+  pthread_mutex_unlock(&c->share_locks[data]);
+}
+
 /* ---- client ------------------------------------------------------------------------------- */
 
 static int on_multi_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp);
@@ -184,6 +199,15 @@ nd_k8s_client *nd_k8s_client_new(nd_loop *loop, const nd_k8s_options *opts, nd_e
   pthread_mutex_init(&c->lock, NULL);
   if (c->cfg.token)
     c->token = strdup(c->cfg.token);
+  for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+    pthread_mutex_init(&c->share_locks[i], NULL);
+  c->share = curl_share_init();
+  curl_share_setopt(c->share, CURLSHOPT_LOCKFUNC, share_lock);
+  curl_share_setopt(c->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+  curl_share_setopt(c->share, CURLSHOPT_USERDATA, c);
+  curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_CONNECT);
+  curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt(c->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
   if (loop) {
     c->multi = curl_multi_init();
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETFUNCTION, on_multi_socket);
@@ -218,6 +242,10 @@ void nd_k8s_client_free(nd_k8s_client *c) {
     nd_loop_del_timer(c->loop, c->pending_timer);
   if (c->multi)
     curl_multi_cleanup(c->multi);
+  if (c->share)
+    curl_share_cleanup(c->share);
+  for (int i = 0; i < CURL_LOCK_DATA_LAST; i++)
+    pthread_mutex_destroy(&c->share_locks[i]);
   nd_k8s_config_clear(&c->cfg);
   free(c->token);
   free(c->user_agent);
@@ -398,6 +426,7 @@ int nd_k8s_request(nd_k8s_client *c, const char *method, const char *path, const
   if (r == NULL)
     return -1;
   curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
+  curl_easy_setopt(r->easy, CURLOPT_SHARE, c->share);
   r->start_ms = nd_now_ms();
   CURLcode cc = curl_easy_perform(r->easy);
   int rc = finish(r, cc, res, err);
