@@ -97,3 +97,5 @@ char *nd_plugin_config_reg_socket(const nd_plugin_config *cfg) {
     return NULL;
   return p;
 }
+
+void nd_plugin_config_reference(FILE *out) { nd_config_reference_markdown(plugin_table, out); }

@@ -24,6 +24,7 @@
 #define NETDRA_NODE_PLUGIN_PLUGIN_CONFIG_H
 
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "error.h"
@@ -42,6 +43,8 @@ typedef struct {
 int nd_plugin_config_load(nd_plugin_config *cfg, int argc, char **argv, char *const *envp,
                           nd_error_t *err);
 void nd_plugin_config_clear(nd_plugin_config *cfg);
+/* Markdown reference of every key, flag and variable (docs/configuration.md). */
+void nd_plugin_config_reference(FILE *out);
 /* Derived paths (heap): <pluginDir>/dra.sock and <registryDir>/<driver>-reg.sock. */
 char *nd_plugin_config_dra_socket(const nd_plugin_config *cfg);
 char *nd_plugin_config_reg_socket(const nd_plugin_config *cfg);

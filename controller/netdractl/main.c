@@ -7,7 +7,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "controller_config.h"
 #include "log.h"
+#include "plugin_config.h"
 #include "netdractl.h"
 
 static void usage(FILE *out) {
@@ -20,6 +22,7 @@ static void usage(FILE *out) {
         "  validate   check announcement, inventory or config files and say exactly what is wrong\n"
         "  prepare    call NodePrepareResources on a node plugin socket (debugging)\n"
         "  unprepare  call NodeUnprepareResources on a node plugin socket (debugging)\n"
+        "  config-reference controller|node-plugin   every configuration key as Markdown\n"
         "\n"
         "Run 'netdractl COMMAND --help' for the flags of a command.\n",
         out);
@@ -108,6 +111,17 @@ int main(int argc, char **argv) {
   if (strcmp(cmd, "prepare") == 0 || strcmp(cmd, "unprepare") == 0)
     return cmd_prepare(&g, cargc, cargv);
 #endif
+  if (strcmp(cmd, "config-reference") == 0) {
+    if (cargc == 2 && strcmp(cargv[1], "controller") == 0)
+      nd_controller_config_reference(stdout);
+    else if (cargc == 2 && strcmp(cargv[1], "node-plugin") == 0)
+      nd_plugin_config_reference(stdout);
+    else {
+      fputs("usage: netdractl config-reference controller|node-plugin\n", stderr);
+      return 2;
+    }
+    return 0;
+  }
   if (strcmp(cmd, "help") == 0) {
     usage(stdout);
     return 0;
