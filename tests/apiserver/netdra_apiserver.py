@@ -391,9 +391,10 @@ class Faults:
                     return dict(rule)
         return None
 
-    def log(self, method, path, status):
+    def log(self, method, path, status, user_agent=""):
         with self.lock:
-            self.requests.append({"method": method, "path": path, "status": status, "ts": time.time()})
+            self.requests.append({"method": method, "path": path, "status": status, "ts": time.time(),
+                                  "userAgent": user_agent})
 
     def snapshot(self):
         with self.lock:
@@ -491,7 +492,8 @@ class Handler(BaseHTTPRequestHandler):
                 self.send_json(500, status_body(500, "InternalError", f"stand-in error: {e!r}"))
         finally:
             if not path.startswith("/_netdra/"):
-                self.server.faults.log(method, path + (("?" + url.query) if url.query else ""), self.status_sent)
+                self.server.faults.log(method, path + (("?" + url.query) if url.query else ""), self.status_sent,
+                                       self.headers.get("User-Agent") or "")
 
     # -- admin API (test only)
     def admin(self, method, path):
