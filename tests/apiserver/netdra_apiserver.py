@@ -411,6 +411,12 @@ class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_version = "netdra-stand-in-apiserver/0.1"
 
+    def setup(self):
+        super().setup()
+        # like the real API server (Go sets TCP_NODELAY): headers and body are separate writes,
+        # and with Nagle a kept-alive client would wait for a delayed ACK (40 ms) per response
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
     def log_message(self, fmt, *args):
         if self.server.logfile:
             self.server.logfile.write("%s %s\n" % (self.address_string(), fmt % args))
