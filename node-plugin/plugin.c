@@ -145,7 +145,11 @@ static void plugin_close(plugin *p) {
 int nd_node_plugin_run(const nd_plugin_config *cfg, nd_error_t *err) {
   plugin p = {.cfg = cfg};
   int rc = -1;
-  nd_k8s_options kopts = {.kubeconfig_path = cfg->kubeconfig, .user_agent = "netdra-node-plugin"};
+  /* one claim GET per prepared claim: the client's default 50/s would cap prepares at 50/s */
+  nd_k8s_options kopts = {.kubeconfig_path = cfg->kubeconfig,
+                          .user_agent = "netdra-node-plugin",
+                          .qps = 1000,
+                          .burst = 2000};
   cleanup_free char *dra_sock = nd_plugin_config_dra_socket(cfg);
   cleanup_free char *reg_sock = nd_plugin_config_reg_socket(cfg);
   if ((p.loop = nd_loop_new(err)) == NULL)
