@@ -31,7 +31,6 @@ struct nd_reconciler {
   nd_timer *recheck;
   bool pending;   /* a trigger arrived while writes were in flight */
   bool in_flight; /* a write is outstanding */
-  uint64_t last_trigger_ms; /* leading-edge debounce: the first change after a quiet spell */
   bool idle;
   uint64_t backoff_ms;
 
@@ -140,13 +139,8 @@ void nd_reconciler_trigger(nd_reconciler *rc) {
     rc->pending = true;
     return;
   }
-  /* leading edge: a change after a quiet spell is written at once (lowest latency); changes
-   * that follow within the debounce window are coalesced (fewest writes in a burst) */
-  uint64_t now = nd_now_ms();
-  bool quiet = now - rc->last_trigger_ms > rc->opts.debounce_ms;
-  rc->last_trigger_ms = now;
   if (!nd_timer_armed(rc->debounce))
-    nd_timer_rearm(rc->debounce, quiet ? 1 : rc->opts.debounce_ms, 0);
+    nd_timer_rearm(rc->debounce, rc->opts.debounce_ms, 0);
 }
 
 static void on_debounce(nd_loop *loop, nd_timer *t, void *data) { reconcile(data); }
