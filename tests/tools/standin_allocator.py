@@ -19,15 +19,15 @@ Anything else is an error that names the expression.
 Usage: standin_allocator.py --kubeconfig K --node NODE [--claim ns/name ...] [--node-labels k=v,...]
 """
 import argparse
-import base64
+import io
 import json
+import os
 import re
-import ssl
 import sys
 import urllib.error
-import urllib.request
 
-import yaml
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "apiserver"))
+import kubectl_lite  # noqa: E402
 
 # ---------------------------------------------------------------- quantities
 
@@ -224,29 +224,18 @@ def cel_eval(expr, view):
 # ---------------------------------------------------------------- API access
 
 class Api:
+    """The API server through kubectl_lite's client (one kubeconfig reader for the test tools);
+    errors raise urllib.error.HTTPError like urlopen does."""
+
     def __init__(self, kubeconfig):
-        cfg = yaml.safe_load(open(kubeconfig))
-        ctx_name = cfg.get("current-context")
-        ctx = next(c["context"] for c in cfg["contexts"] if c["name"] == ctx_name)
-        cluster = next(c["cluster"] for c in cfg["clusters"] if c["name"] == ctx["cluster"])
-        user = next((u["user"] for u in cfg.get("users", []) if u["name"] == ctx.get("user")), {})
-        self.server = cluster["server"].rstrip("/")
-        self.token = user.get("token")
-        self.ctx = None
-        if self.server.startswith("https"):
-            self.ctx = ssl.create_default_context()
-            if cluster.get("certificate-authority-data"):
-                self.ctx.load_verify_locations(
-                    cadata=base64.b64decode(cluster["certificate-authority-data"]).decode())
+        self.client = kubectl_lite.Client(kubeconfig)
 
     def call(self, method, path, body=None):
-        req = urllib.request.Request(self.server + path, method=method,
-                                     data=json.dumps(body).encode() if body is not None else None)
-        req.add_header("Content-Type", "application/json")
-        if self.token:
-            req.add_header("Authorization", "Bearer " + self.token)
-        with urllib.request.urlopen(req, context=self.ctx, timeout=10) as r:
-            return json.loads(r.read() or b"{}")
+        code, out = self.client.call(method, path, body)
+        if code >= 400:
+            raise urllib.error.HTTPError(path, code, out.get("message", ""), None,
+                                         io.BytesIO(json.dumps(out).encode()))
+        return out
 
 
 def node_matches(selector, labels):
