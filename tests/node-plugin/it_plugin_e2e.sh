@@ -137,6 +137,8 @@ again=$($kubelet prepare --socket "$dra_sock" --claim "default/e2e/$uid")
   "$($py -c 'import sys; print(sorted(sys.argv[1:]))' "${ids[@]}")" ] && ok "prepare again is idempotent" || bad "second prepare differs: $again"
 beta=$($kubelet prepare --api v1beta1 --socket "$dra_sock" --claim "default/e2e/$uid")
 grep -q "${ids[0]}" <<<"$beta" && ok "v1beta1 prepare answers the same" || bad "v1beta1: $beta"
+ctlout=$("$build/controller/netdractl" prepare --socket "$dra_sock" --claim "default/e2e/$uid" --api v1beta1 2>&1) &&
+  grep -q "${ids[0]}" <<<"$ctlout" && ok "netdractl prepare shows the devices: $(tail -1 <<<"$ctlout")" || bad "netdractl prepare: $ctlout"
 wrong=$($kubelet prepare --socket "$dra_sock" --claim "default/e2e/00000000-dead-beef-0000-000000000000")
 grep -q -i 'uid' <<<"$wrong" && ok "uid mismatch is a per-claim error" || bad "uid mismatch: $wrong"
 
