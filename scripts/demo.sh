@@ -45,6 +45,10 @@ cleanup() {
 trap cleanup EXIT
 in_host() { ip netns exec "$hostns" "$@"; }
 in_lan() { ip netns exec "$lanns" "$@"; }
+# background processes: `ip netns exec` execs the command, so $! is the process to stop later
+# (a backgrounded shell function would leave its child running)
+bg_host() { local log=$1; shift; ip netns exec "$hostns" "$@" >"$log" 2>&1 & pids+=($!); }
+bg_lan() { local log=$1; shift; ip netns exec "$lanns" "$@" >"$log" 2>&1 & pids+=($!); }
 wait_file() { for _ in $(seq 200); do [ -e "$1" ] && return 0; sleep 0.05; done; echo "demo: $1 did not appear"; exit 1; }
 start=$SECONDS
 
@@ -83,14 +87,12 @@ keyfile $work/broker/server.key
 allow_anonymous false
 password_file $work/broker/passwd
 EOF
-in_host mosquitto -c "$work/broker/mosquitto.conf" >"$work/broker.log" 2>&1 &
-pids+=($!)
+bg_host "$work/broker.log" mosquitto -c "$work/broker/mosquitto.conf"
 sleep 0.3
 
 say "Stand-in Kubernetes API server (test equipment: there is no kube-apiserver here)"
-in_host "$py" tests/apiserver/netdra_apiserver.py --tls --token "demo-$id" --kubeconfig "$work/kubeconfig" \
-  --ready-file "$work/api.ready" >"$work/apiserver.log" 2>&1 &
-pids+=($!)
+bg_host "$work/apiserver.log" "$py" tests/apiserver/netdra_apiserver.py --tls --token "demo-$id" \
+  --kubeconfig "$work/kubeconfig" --ready-file "$work/api.ready"
 wait_file "$work/api.ready"
 info "serving $(cat "$work/api.ready") with TLS and a bearer token; validates against the upstream OpenAPI"
 kctl() { in_host "$py" tests/apiserver/kubectl_lite.py --kubeconfig "$work/kubeconfig" "$@"; }
@@ -122,7 +124,7 @@ for f in camera cxl-memory accelerator; do
 done
 info "mDNS: a parking-lot camera announces _rtsp._tcp with python3-zeroconf"
 mkfifo "$work/mdns.cmd"
-in_lan "$py" tests/mdns/announce.py "$net.2" <"$work/mdns.cmd" >"$work/mdns.log" 2>&1 &
+ip netns exec "$lanns" "$py" tests/mdns/announce.py "$net.2" <"$work/mdns.cmd" >"$work/mdns.log" 2>&1 &
 pids+=($!)
 exec 7>"$work/mdns.cmd"
 echo "register _rtsp._tcp parking-cam 554 120 vendor=hikvision model=DS-2CD path=/Streaming/101" >&7
@@ -138,12 +140,11 @@ EOF
 info "static inventory: a CXL region known only to the fabric manager ($work/inventory.yaml)"
 
 say "netdra-controller: discovers devices and publishes node-less ResourceSlices"
-in_host "$bin/controller/netdra-controller" --kubeconfig "$work/kubeconfig" --leader-election=false \
-  --metrics-address 127.0.0.1:18080 --startup-delay 1s --mqtt-host "$net.1" --mqtt-port 8883 \
-  --mqtt-tls --mqtt-ca-file "$work/broker/ca.crt" --mqtt-username-file "$work/broker/username" \
-  --mqtt-password-file "$work/broker/password" --mdns --mdns-interfaces "ndh$id" --mdns-pool lan-mdns \
-  --inventory "$work/inventory.yaml" >"$work/controller.log" 2>&1 &
-pids+=($!)
+bg_host "$work/controller.log" "$bin/controller/netdra-controller" --kubeconfig "$work/kubeconfig" \
+  --leader-election=false --metrics-address 127.0.0.1:18080 --startup-delay 1s --mqtt-host "$net.1" \
+  --mqtt-port 8883 --mqtt-tls --mqtt-ca-file "$work/broker/ca.crt" \
+  --mqtt-username-file "$work/broker/username" --mqtt-password-file "$work/broker/password" \
+  --mdns --mdns-interfaces "ndh$id" --mdns-pool lan-mdns --inventory "$work/inventory.yaml"
 for _ in $(seq 100); do
   in_host "$bin/controller/netdractl" devices --controller http://127.0.0.1:18080 -o json 2>/dev/null |
     grep -q parking-cam && break
@@ -157,11 +158,10 @@ cp -a tests/node-plugin/fake-roots/nvidia "$work/gpu-root"
 rm -rf "$work/gpu-root/etc/cdi"
 for f in "$work"/gpu-root/dev/nvidia*; do rm -f "$f" && mknod "$f" c 1 3; done # harmless stand-ins
 mkdir -p "$work/kubelet/plugins/netdra.dev" "$work/kubelet/plugins_registry" "$work/state"
-in_host "$bin/node-plugin/netdra-node-plugin" --node-name "$node" --kubeconfig "$work/kubeconfig" \
-  --plugin-dir "$work/kubelet/plugins/netdra.dev" --registry-dir "$work/kubelet/plugins_registry" \
-  --state-dir "$work/state" --dev-root "$work/gpu-root" --local-gpus --metrics-address "" \
-  >"$work/node-plugin.log" 2>&1 &
-pids+=($!)
+bg_host "$work/node-plugin.log" "$bin/node-plugin/netdra-node-plugin" --node-name "$node" \
+  --kubeconfig "$work/kubeconfig" --plugin-dir "$work/kubelet/plugins/netdra.dev" \
+  --registry-dir "$work/kubelet/plugins_registry" --state-dir "$work/state" --dev-root "$work/gpu-root" \
+  --local-gpus --metrics-address ""
 wait_file "$work/kubelet/plugins_registry/netdra.dev-reg.sock"
 info "the kubelet (python3-grpcio) registers the plugin:"
 in_host "$py" tests/grpc/fake_kubelet.py register --socket "$work/kubelet/plugins_registry/netdra.dev-reg.sock" | show
