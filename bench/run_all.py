@@ -85,13 +85,13 @@ def wait_file(path, secs=10):
     raise SystemExit(f"{path} did not appear")
 
 
-def apiserver(name):
+def apiserver(name, with_proc=False):
     ready = os.path.join(work, name + ".ready")
     kc = os.path.join(work, name + ".kc")
-    start([PY, f"{S}/tests/apiserver/netdra_apiserver.py", "--kubeconfig", kc, "--ready-file", ready,
-           "--watch-window", "200000"], name + ".log")
+    p = start([PY, f"{S}/tests/apiserver/netdra_apiserver.py", "--kubeconfig", kc, "--ready-file", ready,
+               "--watch-window", "200000"], name + ".log")
     wait_file(ready)
-    return kc, open(ready).read().strip()
+    return (kc, open(ready).read().strip(), p) if with_proc else (kc, open(ready).read().strip())
 
 
 def kctl(kc, *args):
@@ -158,7 +158,7 @@ try:
         payload = sum(len(json.dumps(d)) for d in devs)
         with open(inv, "w") as f:
             f.write(json.dumps({"pool": "rss", "devices": devs}))
-        kc2, _ = apiserver(f"api-rss-{count}")
+        kc2, _, api_proc = apiserver(f"api-rss-{count}", with_proc=True)
         args = [f"{B}/controller/netdra-controller", "--kubeconfig", kc2, "--leader-election=false",
                 "--metrics-address", "", "--log-level", "warn", "--startup-delay", "60s"]
         if count:
@@ -167,8 +167,9 @@ try:
         time.sleep(2 + count / 20000)
         kb = rss_kb(p.pid)
         anon = private_kb(p.pid)
-        p.terminate()
-        p.wait()
+        for q in (p, api_proc):  # stop both now: a busy stand-in would skew the next benchmarks
+            q.terminate()
+            q.wait()
         budget_kb = 8 * 1024 if count == 0 else 64 * 1024
         row(f"controller RSS, {count:,} devices", f"{kb / 1024:.1f} MB ({anon / 1024:.1f} MB private)",
             f"{payload / 1e6:.1f} MB of announcement payload" if count else "-",
