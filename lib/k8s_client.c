@@ -222,12 +222,16 @@ nd_k8s_client *nd_k8s_client_new(nd_loop *loop, const nd_k8s_options *opts, nd_e
 
 static void request_free(request *r);
 
+static void reap_cancelled(nd_loop *loop, void *data);
+
 void nd_k8s_client_free(nd_k8s_client *c) {
   if (c == NULL)
     return;
   while (c->active) {
     request *r = c->active;
     c->active = r->next;
+    if (r->cancelled) /* its deferred reap must not run on freed memory */
+      nd_loop_cancel_defer(c->loop, reap_cancelled, r);
     curl_multi_remove_handle(c->multi, r->easy);
     request_free(r);
   }
