@@ -25,6 +25,13 @@ static int write_file(const char *path, const uint8_t *data, size_t size) {
   return w == size ? 0 : -1;
 }
 
+/* at exit: remove the boot id file, any temporary file left by the atomic writer, the dir */
+static void teardown(void) {
+  unlink(boot);
+  unlink(ckpt);
+  rmdir(dir);
+}
+
 /* {"checksum":"sha256:<hex of compact sorted data>","data":data}, as checkpoint.c writes it. */
 static char *sign(const json_t *data) {
   char *canon = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
@@ -57,6 +64,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *id = "0b9c6f3e-6a7d-4c39-9b1e-1f2a3b4c5d6e\n";
     if (write_file(boot, (const uint8_t *)id, strlen(id)) < 0)
       abort();
+    atexit(teardown);
   }
   json_t *doc = json_loadb((const char *)data, size, 0, NULL);
   char *signed_text = NULL;

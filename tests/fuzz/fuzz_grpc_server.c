@@ -76,7 +76,7 @@ static void feed_server(const uint8_t *data, size_t size) {
   char buf[16384];
   for (int round = 0; round < MAX_ROUNDS && !eof; round++) {
     while (off < total) {
-      ssize_t w = off < preface ? write(fd, PREFACE + off, preface - off)
+      ssize_t w = off < preface ? write(fd, &PREFACE[off], preface - off)
                                 : write(fd, data + (off - preface), total - off);
       if (w <= 0)
         break;
