@@ -115,11 +115,11 @@ try:
         "-", "-", "reported; CI checks +10% vs bench/baseline.json", True)
 
     # ---- MQTT announce -> slice, burst, steady state -------------------------------------
-    kc, url = apiserver("api-announce")
+    kc, url, announce_api = apiserver("api-announce", with_proc=True)
     port = free_port()
     conf = os.path.join(work, "mosquitto.conf")
     open(conf, "w").write(f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n")
-    start(["mosquitto", "-c", conf], "mosquitto.log")
+    broker = start(["mosquitto", "-c", conf], "mosquitto.log")
     time.sleep(0.3)
     ctl = start([f"{B}/controller/netdra-controller", "--kubeconfig", kc, "--leader-election=false",
                  "--metrics-address", "", "--startup-delay", "100ms", "--mqtt-host", "127.0.0.1",
@@ -145,8 +145,9 @@ try:
         an["burst_all_published"] and an["burst_s"] <= 2 and an["burst_writes"] <= 1.1 * need)
     row(f"steady state, {steady} s (scaled to 10 min)", f"{an['steady_writes']} writes ({an['steady_writes'] * 600 // steady} per 10 min)",
         "-", "-", "0 writes", an["steady_writes"] == 0)
-    loaded_rss = rss_kb(ctl.pid)
-    held = burst + nlat
+    for q in (ctl, announce_api, broker):  # idle processes only from here on
+        q.terminate()
+        q.wait()
 
     # ---- controller RSS over device counts (static inventory) ----------------------------
     sizes = [0, 1000, 10000] if quick else [0, 1000, 10000, 100000]
