@@ -145,19 +145,7 @@ static int cxl_attach(const nd_attach_request *req, nd_attach_result *res, nd_er
 }
 
 static int delete_attachment(const char *endpoint, const char *id, nd_error_t *err) {
-  cleanup_free char *esc = nd_backend_url_escape(id);
-  cleanup_free char *path = NULL;
-  if (esc == NULL || asprintf(&path, "/v1/attachments/%s", esc) < 0)
-    return nd_error_make(err, ENOMEM, "out of memory");
-  cleanup_free char *url = nd_backend_url(endpoint, path);
-  long status = 0;
-  cleanup_json json_t *reply = NULL;
-  if (nd_backend_http_json(WHAT, "DELETE", url, NULL, nd_backend_timeout_ms(), &status, &reply,
-                           err) < 0)
-    return -1;
-  if (status != 200 && status != 204 && status != 404)
-    return nd_backend_http_status_error(err, WHAT, "DELETE", url, status, reply);
-  return 0;
+  return nd_backend_http_delete(WHAT, endpoint, "/v1/attachments", id, err);
 }
 
 static int cxl_detach(const nd_attach_request *req, const json_t *state, nd_error_t *err) {

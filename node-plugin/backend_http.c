@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "backend.h"
 #include "cleanup.h"
 
 #define MAX_REPLY (4 << 20)
@@ -119,4 +120,21 @@ int nd_backend_http_status_error(nd_error_t *err, const char *what, const char *
   const char *msg = json_string_value(json_object_get(reply, "error"));
   return nd_error_make(err, status >= 500 ? EIO : EINVAL, "%s %s %s: HTTP %ld%s%s", what, method,
                        url, status, msg ? ": " : "", msg ? msg : "");
+}
+
+int nd_backend_http_delete(const char *what, const char *base, const char *collection,
+                           const char *id, nd_error_t *err) {
+  cleanup_free char *esc = nd_backend_url_escape(id);
+  cleanup_free char *path = NULL;
+  if (esc == NULL || asprintf(&path, "%s/%s", collection, esc) < 0)
+    return nd_error_make(err, ENOMEM, "out of memory");
+  cleanup_free char *url = nd_backend_url(base, path);
+  long status = 0;
+  cleanup_json json_t *reply = NULL;
+  if (nd_backend_http_json(what, "DELETE", url, NULL, nd_backend_timeout_ms(), &status, &reply,
+                           err) < 0)
+    return -1;
+  if (status != 200 && status != 204 && status != 404)
+    return nd_backend_http_status_error(err, what, "DELETE", url, status, reply);
+  return 0;
 }

@@ -20,6 +20,9 @@ int nd_backend_http_status_error(nd_error_t *err, const char *what, const char *
                                  const char *url, long status, const json_t *reply);
 /* URL-escape one path segment or query value (heap, free()). */
 char *nd_backend_url_escape(const char *s);
+/* DELETE <base><collection>/<escaped id>; 200, 204 and 404 (already gone) count as done. */
+int nd_backend_http_delete(const char *what, const char *base, const char *collection,
+                           const char *id, nd_error_t *err);
 /* base + path without a doubled '/' (heap). */
 char *nd_backend_url(const char *base, const char *path);
 
