@@ -39,4 +39,15 @@ void nd_k8s_stream_cancel(nd_k8s_client *c, nd_k8s_stream *s);
 
 nd_loop *nd_k8s_client_loop(nd_k8s_client *c);
 
+/* One line of a watch stream, decoded (fuzzed on its own: tests/fuzz/fuzz_watch_event.c). */
+typedef struct {
+  json_t *event;  /* the whole event, owned: json_decref when done */
+  json_t *object; /* borrowed from event */
+  nd_watch_event kind;
+  bool is_error;  /* an ERROR event carrying a Status */
+  int error_code;
+  const char *resource_version; /* borrowed, may be NULL */
+} nd_k8s_watch_line;
+int nd_k8s_watch_decode(const char *line, size_t len, nd_k8s_watch_line *out, nd_error_t *err);
+
 #endif

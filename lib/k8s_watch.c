@@ -159,32 +159,59 @@ static void on_list_page(nd_k8s_client *c, nd_k8s_result *r, void *data) {
 
 /* ---- watching ----------------------------------------------------------------------------- */
 
-static void handle_event(nd_k8s_watch *w, json_t *ev) {
+int nd_k8s_watch_decode(const char *line, size_t len, nd_k8s_watch_line *out, nd_error_t *err) {
+  memset(out, 0, sizeof(*out));
+  json_error_t jerr;
+  json_t *ev = json_loadb(line, len, 0, &jerr);
+  if (ev == NULL)
+    return nd_error_make(err, EINVAL, "watch event: invalid JSON: %s", jerr.text);
   const char *type = json_string_value(json_object_get(ev, "type"));
   json_t *obj = json_object_get(ev, "object");
   if (type == NULL || !json_is_object(obj)) {
-    ND_LOG_WARN("k8s", "watch-bad-event", ND_KV_S("path", w->path));
-    return;
+    json_decref(ev);
+    return nd_error_make(err, EINVAL, "watch event: needs a type and an object");
   }
+  out->event = ev;
+  out->object = obj;
   if (strcmp(type, "ERROR") == 0) {
-    json_int_t code = json_integer_value(json_object_get(obj, "code"));
-    ND_LOG_INFO("k8s", "watch-error-event", ND_KV_S("path", w->path), ND_KV_I("code", code),
-                ND_KV_S("message", json_string_value(json_object_get(obj, "message"))));
-    if (code == 410)
+    out->is_error = true;
+    out->error_code = (int)json_integer_value(json_object_get(obj, "code"));
+    return 0;
+  }
+  out->kind = strcmp(type, "ADDED") == 0      ? ND_WATCH_ADDED
+              : strcmp(type, "MODIFIED") == 0 ? ND_WATCH_MODIFIED
+              : strcmp(type, "DELETED") == 0  ? ND_WATCH_DELETED
+              : strcmp(type, "BOOKMARK") == 0 ? ND_WATCH_BOOKMARK
+                                              : (nd_watch_event)-1;
+  if ((int)out->kind < 0) {
+    nd_error_make(err, EINVAL, "watch event: unknown type \"%.40s\"", type);
+    json_decref(ev);
+    out->event = out->object = NULL;
+    return -1;
+  }
+  out->resource_version =
+      json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion"));
+  return 0;
+}
+
+static void handle_line(nd_k8s_watch *w, const char *line, size_t len) {
+  nd_k8s_watch_line ev;
+  nd_error_t err = NULL;
+  if (nd_k8s_watch_decode(line, len, &ev, &err) < 0) {
+    ND_LOG_WARN("k8s", "watch-bad-event", ND_KV_S("path", w->path), ND_KV_S("error", nd_error_msg(err)));
+    nd_error_release(&err);
+    return;
+  }
+  if (ev.is_error) {
+    ND_LOG_INFO("k8s", "watch-error-event", ND_KV_S("path", w->path), ND_KV_I("code", ev.error_code),
+                ND_KV_S("message", json_string_value(json_object_get(ev.object, "message"))));
+    if (ev.error_code == 410)
       w->need_relist = true;
-    return;
+  } else {
+    set_rv(w, ev.resource_version);
+    deliver(w, ev.kind, ev.object);
   }
-  set_rv(w, json_string_value(json_object_get(json_object_get(obj, "metadata"), "resourceVersion")));
-  nd_watch_event kind = strcmp(type, "ADDED") == 0      ? ND_WATCH_ADDED
-                        : strcmp(type, "MODIFIED") == 0 ? ND_WATCH_MODIFIED
-                        : strcmp(type, "DELETED") == 0  ? ND_WATCH_DELETED
-                        : strcmp(type, "BOOKMARK") == 0 ? ND_WATCH_BOOKMARK
-                                                        : (nd_watch_event)-1;
-  if ((int)kind < 0) {
-    ND_LOG_WARN("k8s", "watch-unknown-event", ND_KV_S("type", type));
-    return;
-  }
-  deliver(w, kind, obj);
+  json_decref(ev.event);
 }
 
 static size_t on_stream_data(const char *data, size_t len, void *user) {
@@ -211,15 +238,9 @@ static size_t on_stream_data(const char *data, size_t len, void *user) {
     }
     if (w->line_len == 0)
       continue;
-    json_error_t jerr;
-    json_t *ev = json_loadb(w->line, w->line_len, 0, &jerr);
+    size_t line_len = w->line_len;
     w->line_len = 0;
-    if (ev == NULL) {
-      ND_LOG_WARN("k8s", "watch-bad-json", ND_KV_S("path", w->path), ND_KV_S("error", jerr.text));
-      continue;
-    }
-    handle_event(w, ev);
-    json_decref(ev);
+    handle_line(w, w->line, line_len);
     if (w->stopped)
       return 0;
   }
