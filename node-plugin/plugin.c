@@ -24,6 +24,7 @@
 #include "k8s_client.h"
 #include "local_slice.h"
 #include "log.h"
+#include "plugin_metrics.h"
 #include "registration.h"
 #include "slice_cache.h"
 
@@ -40,6 +41,7 @@ typedef struct {
   nd_dra_service *dra;
   nd_health_service *health;
   nd_registration *reg;
+  nd_plugin_metrics *metrics;
   nd_local_slice *local;
   nd_timer *drain_timer;
   uint64_t drain_deadline;
@@ -123,6 +125,7 @@ static void on_signal(nd_loop *loop, int signo, void *data) {
 }
 
 static void plugin_close(plugin *p) {
+  nd_plugin_metrics_free(p->metrics);
   nd_local_slice_stop(p->local);
   nd_registration_free(p->reg);
   if (p->drain_timer)
@@ -196,6 +199,11 @@ int nd_node_plugin_run(const nd_plugin_config *cfg, nd_error_t *err) {
   ND_LOG_INFO("plugin", "registration-socket", ND_KV_S("path", reg_sock),
               ND_KV_S("driver", cfg->driver_name), ND_KV_S("node", cfg->node_name));
 
+  if (cfg->metrics_address && *cfg->metrics_address &&
+      (p.metrics = nd_plugin_metrics_start(p.loop, p.driver, cfg->metrics_address, err)) == NULL) {
+    nd_error_wrap(err, "metrics endpoint %s", cfg->metrics_address);
+    goto out;
+  }
   if (cfg->publish_local_gpus &&
       (p.local = nd_local_slice_start(p.k8s, cfg->driver_name, cfg->node_name, cfg->dev_root,
                                       enumerate_gpus, 30, err)) == NULL)

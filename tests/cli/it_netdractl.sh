@@ -75,6 +75,9 @@ table=$("$ctl" devices || true)
 if grep -q 'lab .*cam-9 .*camera .*axis .*online .*mqtt .*rtsp://127.0.0.1:8554/live' <<<"$table" &&
   grep -q 'rack4-accel-2' <<<"$table"; then ok "devices shows what discovery sees"; else bad "devices: $table"; fi
 "$ctl" devices -o yaml | grep -q '^- pool: lab' && ok "devices -o yaml" || bad "devices -o yaml"
+m=$(curl -s "$NETDRA_CONTROLLER/metrics")
+grep -q '^netdra_' <<<"$m" && ! grep -q "$MQTT_PASSWORD" <<<"$m" && ! grep -q "$MQTT_PASSWORD" "$work/controller.log" &&
+  ok "controller /metrics and log hold no MQTT password" || bad "controller metrics or log: credential or no metrics"
 
 for _ in $(seq 100); do "$ctl" --kubeconfig "$work/kc" slices -o json 2>/dev/null | grep -q cam-9 && break; sleep 0.1; done
 table=$("$ctl" --kubeconfig "$work/kc" slices || true)

@@ -79,10 +79,11 @@ cp -a "$src/tests/node-plugin/fake-roots/nvidia" "$work/gpu-root"
 rm -rf "$work/gpu-root/etc/cdi"
 for f in "$work"/gpu-root/dev/nvidia*; do rm -f "$f" && mknod "$f" c 1 3; done
 mkdir -p "$work/plugins" "$work/registry" "$work/state"
+metrics_port=$($py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 "$build/node-plugin/netdra-node-plugin" --node-name "$node" --kubeconfig "$work/kc" \
   --plugin-dir "$work/plugins/netdra.dev" --registry-dir "$work/registry" --cdi-dir "$cdi_dir" \
   --state-dir "$work/state" --dev-root "$work/gpu-root" --local-gpus \
-  --metrics-address "" >"$work/plugin.log" 2>&1 &
+  --metrics-address "127.0.0.1:$metrics_port" >"$work/plugin.log" 2>&1 &
 plugin_pid=$!
 reg_sock= dra_sock="$work/plugins/netdra.dev/dra.sock"
 for _ in $(seq 100); do
@@ -153,6 +154,10 @@ grep -q 'NETDRA_CAMERA_URL=rtsp://127.0.0.1:8554/lobby' <<<"$ctr" && ok "contain
 grep -q "$secret_value" <<<"$ctr" && ok "container reads the mounted credentials" || bad "credentials not mounted: $ctr"
 grep -q 'nvidia0\|nvidiactl' <<<"$ctr" && ok "container has the GPU device nodes" || bad "no GPU node in the container: $ctr"
 
+metrics=$(curl -s "http://127.0.0.1:$metrics_port/metrics")
+grep -q '^netdra_node_prepares_total [1-9]' <<<"$metrics" && ok "/metrics counts prepares" || bad "/metrics: ${metrics:0:300}"
+[ "$(curl -s "http://127.0.0.1:$metrics_port/healthz")" = ok ] && ok "/healthz answers (the DaemonSet's liveness probe)" || bad "/healthz"
+grep -q "$secret_value" <<<"$metrics" && bad "the secret appears in /metrics" || ok "no credential in /metrics"
 health=$($kubelet watch-health --socket "$dra_sock" --count 1 --api v1alpha1) && ok "health stream: ${health:0:120}" || bad "health: $health"
 
 un=$($kubelet unprepare --socket "$dra_sock" --claim "default/e2e/$uid" --claim "default/never/e2e-$$-never")
