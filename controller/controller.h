@@ -3,6 +3,7 @@
 #ifndef NETDRA_CONTROLLER_CONTROLLER_H
 #define NETDRA_CONTROLLER_CONTROLLER_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -28,15 +29,17 @@ typedef struct nd_controller {
   bool leading;        /* leader election says so (or it is off) */
   bool shutting_down;
   uint64_t discovery_events[4]; /* by nd_change_kind */
-  uint64_t planned_devices[3];  /* by nd_health, last plan */
-  uint64_t skipped_devices;
+  json_t *pool_stats; /* pool -> [online, stale, offline, skipped] of its last plan */
   struct nd_metrics_server *metrics;
   struct nd_binding_conditions *binding;
   struct nd_controller_sources *sources; /* controller_sources.c */
 } nd_controller;
 
-/* The reconciler's plan callback: registry -> desired pools (health taints applied). */
-int nd_controller_plan(nd_reconciler *rc, nd_planned_pool **pools, size_t *n_pools,
-                       uint64_t *recheck_wall_ms, void *data, nd_error_t *err);
+/* The reconciler's plan callback: registry -> desired pools (health taints applied, devices
+ * kept in the slices that publish them). only_pools: see nd_plan_fn. */
+int nd_controller_plan(nd_reconciler *rc, const json_t *only_pools, nd_planned_pool **pools,
+                       size_t *n_pools, uint64_t *recheck_wall_ms, void *data, nd_error_t *err);
+/* Devices by health and devices skipped, summed over the pools' last plans. */
+void nd_controller_plan_totals(const nd_controller *c, uint64_t by_health[3], uint64_t *skipped);
 
 #endif

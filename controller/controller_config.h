@@ -36,7 +36,7 @@ typedef struct {
   int64_t stale_after_ms, taint_grace_ms, hysteresis_ms;
   /* slices */
   bool always_bump_generation;
-  int64_t startup_delay_ms, debounce_ms, resync_ms;
+  int64_t startup_delay_ms, debounce_ms, debounce_max_ms, resync_ms;
   int64_t qps, burst;
   /* binding conditions */
   bool binding_conditions;

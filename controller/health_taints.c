@@ -8,7 +8,7 @@
 
 #include "cleanup.h"
 
-/* One entry per known device, keyed "<pool>\x1f<name>" in a jansson object used as a map:
+/* One entry per known device in a map of maps (jansson objects), pool -> name ->
  * [tainted (0/1), tainted_since_ms, online_since_ms, round]. */
 struct nd_health_taints {
   uint64_t hysteresis_ms;
@@ -36,21 +36,37 @@ void nd_health_taints_free(nd_health_taints *h) {
 
 void nd_health_taints_begin(nd_health_taints *h) { h->round++; }
 
-void nd_health_taints_end(nd_health_taints *h) {
+static void forget_unseen(nd_health_taints *h, const char *pool) {
+  json_t *pm = json_object_get(h->map, pool);
   const char *key;
   json_t *v;
   void *tmp;
-  json_object_foreach_safe(h->map, tmp, key, v) {
+  json_object_foreach_safe(pm, tmp, key, v) {
     if (json_integer_value(json_array_get(v, F_ROUND)) != h->round)
-      json_object_del(h->map, key);
+      json_object_del(pm, key);
   }
+  if (pm != NULL && json_object_size(pm) == 0)
+    json_object_del(h->map, pool);
+}
+
+void nd_health_taints_end(nd_health_taints *h, const json_t *only_pools) {
+  const char *pool;
+  json_t *v;
+  void *tmp;
+  if (only_pools != NULL) {
+    json_object_foreach((json_t *)only_pools, pool, v) forget_unseen(h, pool);
+    return;
+  }
+  json_object_foreach_safe(h->map, tmp, pool, v) forget_unseen(h, pool);
 }
 
 size_t nd_health_taints_count(const nd_health_taints *h) {
   size_t n = 0;
-  const char *key;
-  json_t *v;
-  json_object_foreach(h->map, key, v) n += json_integer_value(json_array_get(v, F_TAINTED)) != 0;
+  const char *pool, *key;
+  json_t *pm, *v;
+  json_object_foreach(h->map, pool, pm) {
+    json_object_foreach(pm, key, v) n += json_integer_value(json_array_get(v, F_TAINTED)) != 0;
+  }
   return n;
 }
 
@@ -65,13 +81,15 @@ nd_device_taint nd_health_taints_decide(nd_health_taints *h, const char *pool, c
                                         nd_health health, bool published,
                                         uint64_t published_since_ms, uint64_t now_ms,
                                         uint64_t *recheck_ms) {
-  cleanup_free char *key = NULL;
-  if (asprintf(&key, "%s\x1f%s", pool, name) < 0)
-    abort();
-  json_t *e = json_object_get(h->map, key);
+  json_t *pm = json_object_get(h->map, pool);
+  if (pm == NULL) {
+    pm = json_object();
+    json_object_set_new(h->map, pool, pm);
+  }
+  json_t *e = json_object_get(pm, name);
   if (e == NULL) {
     e = json_pack("[I,I,I,I]", (json_int_t)0, (json_int_t)0, (json_int_t)0, (json_int_t)0);
-    json_object_set_new(h->map, key, e);
+    json_object_set_new(pm, name, e);
     if (published) {
       /* adopt the published taint; an online device starts its hysteresis now */
       set(e, F_TAINTED, 1);

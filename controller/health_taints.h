@@ -9,6 +9,7 @@
 #ifndef NETDRA_CONTROLLER_HEALTH_TAINTS_H
 #define NETDRA_CONTROLLER_HEALTH_TAINTS_H
 
+#include <jansson.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -20,9 +21,10 @@ typedef struct nd_health_taints nd_health_taints;
 nd_health_taints *nd_health_taints_new(uint64_t hysteresis_ms);
 void nd_health_taints_free(nd_health_taints *h);
 
-/* Start a planning round; devices not decided during the round are forgotten at its end. */
+/* Start a planning round; at its end, devices of the round's pools (only_pools, a JSON object
+ * used as a set; NULL: every pool) that were not decided during the round are forgotten. */
 void nd_health_taints_begin(nd_health_taints *h);
-void nd_health_taints_end(nd_health_taints *h);
+void nd_health_taints_end(nd_health_taints *h, const json_t *only_pools);
 
 /* The taint of one device at now_ms (wall clock). published: the device's slice shows the
  * taint (published_since_ms its timeAdded, 0 when unknown). *recheck_ms is lowered to the

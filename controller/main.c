@@ -42,7 +42,8 @@ static void on_registry(nd_registry *r, const nd_change *changes, size_t n, void
   for (size_t i = 0; i < n; i++)
     if ((size_t)changes[i].kind < ND_ARRAY_LEN(c->discovery_events))
       c->discovery_events[changes[i].kind]++;
-  nd_reconciler_trigger(c->reconciler);
+  for (size_t i = 0; i < n; i++)
+    nd_reconciler_trigger_pool(c->reconciler, changes[i].pool);
 }
 
 static void on_released(nd_loop *loop, void *data) { nd_loop_stop(loop); }
@@ -114,11 +115,13 @@ static int setup(nd_controller *c, nd_error_t *err) {
     return nd_error_wrap(err, "device registry");
   nd_registry_subscribe(c->registry, on_registry, c);
   c->taints = nd_health_taints_new((uint64_t)c->cfg.hysteresis_ms);
+  c->pool_stats = json_object();
 
   nd_reconciler_options rcopts = {.driver = c->cfg.driver_name,
                                   .api_version = c->api_version,
                                   .always_bump = c->cfg.always_bump_generation,
                                   .debounce_ms = (uint64_t)c->cfg.debounce_ms,
+                                  .debounce_max_ms = (uint64_t)c->cfg.debounce_max_ms,
                                   .resync_ms = (uint64_t)c->cfg.resync_ms};
   c->reconciler = nd_reconciler_new(c->loop, c->k8s, &rcopts, nd_controller_plan, c, err);
   if (c->reconciler == NULL || nd_reconciler_start(c->reconciler, err) < 0)
@@ -180,6 +183,7 @@ static void teardown(nd_controller *c) {
   nd_binding_conditions_free(c->binding);
   nd_registry_free(c->registry);
   nd_health_taints_free(c->taints);
+  json_decref(c->pool_stats);
   nd_loop_free(c->loop);
   nd_controller_config_clear(&c->cfg);
 }

@@ -36,9 +36,11 @@ static void add_delta(nd_metric *m, const char *const *labels, uint64_t now, uin
 
 static void refresh(nd_metrics_server *m) {
   nd_controller *c = m->c;
+  uint64_t by_health[3], skipped;
+  nd_controller_plan_totals(c, by_health, &skipped);
   for (int s = 0; s < 3; s++)
-    nd_metric_set(m->devices, (const char *[]){STATES[s]}, (double)c->planned_devices[s]);
-  nd_metric_set(m->skipped, NULL, (double)c->skipped_devices);
+    nd_metric_set(m->devices, (const char *[]){STATES[s]}, (double)by_health[s]);
+  nd_metric_set(m->skipped, NULL, (double)skipped);
   nd_metric_set(m->tainted, NULL, (double)nd_health_taints_count(c->taints));
   nd_metric_set(m->slices, NULL, (double)nd_reconciler_slice_count(c->reconciler));
   nd_metric_set(m->leader, NULL, c->leading && c->started && !c->shutting_down ? 1.0 : 0.0);

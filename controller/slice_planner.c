@@ -237,8 +237,61 @@ void nd_planned_pool_clear(nd_planned_pool *p) {
   memset(p, 0, sizeof(*p));
 }
 
+/* Which slice each planned device goes into (see slice_planner.h): a device stays in the
+ * slice that publishes it while that slice has room; new and displaced devices fill the
+ * lowest-numbered slices with room. When holes left by removed devices make that take more
+ * than one slice beyond the minimum, the pool is repacked in name order. Returns the number
+ * of slice numbers used (the highest number + 1); slot[i] is device i's slice number. */
+static size_t place_devices(const int *placement, const size_t *planned_to_dev, size_t n_dev,
+                            size_t limit, size_t *slot) {
+  size_t min_slices = n_dev == 0 ? 1 : (n_dev + limit - 1) / limit;
+  size_t cap = min_slices + 1; /* slice numbers a sticky placement may use */
+  if (placement != NULL) {
+    cleanup_free size_t *fill = calloc(cap, sizeof(*fill));
+    if (fill == NULL)
+      abort();
+    for (size_t i = 0; i < n_dev; i++) {
+      int p = placement[planned_to_dev[i]];
+      if (p >= 0 && (size_t)p < cap && fill[p] < limit) {
+        slot[i] = (size_t)p;
+        fill[p]++;
+      } else {
+        slot[i] = SIZE_MAX;
+      }
+    }
+    size_t next = 0;
+    bool fits = true;
+    for (size_t i = 0; i < n_dev && fits; i++) {
+      if (slot[i] != SIZE_MAX)
+        continue;
+      while (next < cap && fill[next] >= limit)
+        next++;
+      if (next == cap) {
+        fits = false;
+        break;
+      }
+      slot[i] = next;
+      fill[next]++;
+    }
+    if (fits) {
+      size_t used = 0, top = 0;
+      for (size_t s = 0; s < cap; s++)
+        if (fill[s] > 0) {
+          used++;
+          top = s + 1;
+        }
+      if (used <= min_slices + 1)
+        return top == 0 ? 1 : top;
+    }
+  }
+  for (size_t i = 0; i < n_dev; i++) /* repack in name order */
+    slot[i] = i / limit;
+  return min_slices;
+}
+
 int nd_plan_pool(const nd_planner_options *opts, const char *pool, const nd_device *const *devs,
-                 const nd_device_taint *taints, size_t n, nd_planned_pool *out, nd_error_t *err) {
+                 const nd_device_taint *taints, const int *placement, size_t n,
+                 nd_planned_pool *out, nd_error_t *err) {
   memset(out, 0, sizeof(*out));
   size_t limit = opts->max_devices ? opts->max_devices : ND_SLICE_MAX_DEVICES;
   size_t limit_tainted =
@@ -260,6 +313,9 @@ int nd_plan_pool(const nd_planner_options *opts, const char *pool, const nd_devi
 
   /* devices, in order; a device that breaks an API limit is left out and logged */
   cleanup_json json_t *devices = json_array();
+  cleanup_free size_t *planned_to_dev = calloc(n + 1, sizeof(*planned_to_dev));
+  if (planned_to_dev == NULL)
+    abort();
   for (size_t i = 0; i < n; i++) {
     cleanup_error nd_error_t derr = NULL;
     json_t *dj = nd_plan_device(opts, devs[i], taints ? &taints[i] : NULL, per_device, &derr);
@@ -269,17 +325,39 @@ int nd_plan_pool(const nd_planner_options *opts, const char *pool, const nd_devi
       out->n_skipped++;
       continue;
     }
+    planned_to_dev[json_array_size(devices)] = i;
     json_array_append_new(devices, dj);
   }
   size_t n_dev = json_array_size(devices);
-  size_t n_slices = n_dev == 0 ? 1 : (n_dev + limit - 1) / limit;
+  cleanup_free size_t *slot = calloc(n_dev + 1, sizeof(*slot));
+  if (slot == NULL)
+    abort();
+  size_t n_numbers = place_devices(placement, planned_to_dev, n_dev, limit, slot);
+
+  /* one slice per slice number that holds a device (number 0 for an empty pool) */
+  cleanup_free json_t **arrs = calloc(n_numbers, sizeof(*arrs));
+  if (arrs == NULL)
+    abort();
+  for (size_t i = 0; i < n_dev; i++) {
+    if (arrs[slot[i]] == NULL)
+      arrs[slot[i]] = json_array();
+    json_array_append(arrs[slot[i]], json_array_get(devices, i));
+  }
+  if (n_dev == 0)
+    arrs[0] = json_array();
+  size_t n_slices = 0;
+  for (size_t s = 0; s < n_numbers; s++)
+    n_slices += arrs[s] != NULL;
 
   out->pool = strdup(pool);
   out->slices = calloc(n_slices, sizeof(*out->slices));
   if (out->pool == NULL || out->slices == NULL)
     abort();
   out->n_slices = n_slices;
-  for (size_t s = 0; s < n_slices; s++) {
+  size_t k = 0;
+  for (size_t s = 0; s < n_numbers; s++) {
+    if (arrs[s] == NULL)
+      continue;
     json_t *spec = json_pack("{s:s, s:{s:s, s:I, s:I}}", "driver", opts->driver, "pool", "name",
                              pool, "generation", (json_int_t)0, "resourceSliceCount",
                              (json_int_t)n_slices);
@@ -289,13 +367,24 @@ int nd_plan_pool(const nd_planner_options *opts, const char *pool, const nd_devi
       json_object_set_new(spec, "allNodes", json_true());
     else
       json_object_set_new(spec, "nodeSelector", node_selector_term(devs[0]));
-    json_t *arr = json_array();
-    for (size_t i = s * limit; i < n_dev && i < (s + 1) * limit; i++)
-      json_array_append(arr, json_array_get(devices, i));
-    json_object_set_new(spec, "devices", arr);
-    out->slices[s].spec = spec;
-    out->slices[s].name = nd_slice_name(opts->driver, pool, s);
+    json_object_set_new(spec, "devices", arrs[s]);
+    out->slices[k].spec = spec;
+    out->slices[k].name = nd_slice_name(opts->driver, pool, s);
+    k++;
   }
   (void)err;
   return 0;
+}
+
+long nd_slice_number(const char *driver, const char *pool, const char *slice_name) {
+  const char *dash = strrchr(slice_name, '-');
+  if (dash == NULL || dash[1] == '\0')
+    return -1;
+  char *end;
+  errno = 0;
+  long v = strtol(dash + 1, &end, 10);
+  if (errno != 0 || *end != '\0' || v < 0 || v > 1000000 || (dash[1] == '0' && dash[2] != '\0'))
+    return -1;
+  cleanup_free char *expect = nd_slice_name(driver, pool, (size_t)v);
+  return strcmp(expect, slice_name) == 0 ? v : -1;
 }

@@ -3,11 +3,17 @@
  * decisions (health_taints.h) and the reconciler fills in the pool generation.
  *
  * Rules (docs/controller.md):
- *  - one pool per discovery domain; devices sorted by name, filled into slices in order;
- *    at most 128 devices per slice, 64 when any device of the pool carries a taint;
- *  - slice names are stable: "<driver>-<pool as a DNS label>-<index>" (lib/names.h sanitiser:
- *    a hash of the pool name is appended when sanitising changed it, so two pools never
- *    share a name);
+ *  - one pool per discovery domain; at most 128 devices per slice, 64 when any device of the
+ *    pool carries a taint;
+ *  - sticky placement: a device stays in the slice that publishes it (the caller passes each
+ *    device's current slice number) while that slice has room, so adding or changing one
+ *    device rewrites one slice, not the pool; new devices fill the lowest-numbered slices
+ *    with room; when removals leave the pool using more than one slice beyond the minimum,
+ *    it is repacked in name order. Without placement, devices fill slices in name order.
+ *    Within a slice devices are in name order;
+ *  - slice names are stable: "<driver>-<pool as a DNS label>-<number>" (lib/names.h
+ *    sanitiser: a hash of the pool name is appended when sanitising changed it, so two pools
+ *    never share a name); numbers may have gaps after removals;
  *  - node selection: allNodes when every device is reachable from all nodes, one nodeSelector
  *    term when all devices agree on their requirements, perDeviceNodeSelection otherwise;
  *  - an empty pool still publishes one empty slice (allNodes). */
@@ -51,14 +57,19 @@ typedef struct {
   size_t n_skipped; /* devices left out because they break an API limit (logged) */
 } nd_planned_pool;
 
-/* devs[i] with taints[i] (taints may be NULL: none tainted). devs must be sorted by name
- * (the registry's order). Fills *out; on error *out is empty and err names the device. */
+/* devs[i] with taints[i] (taints may be NULL: none tainted) and placement[i], the number of
+ * the slice that publishes devs[i] now or -1 (placement may be NULL: none published). devs
+ * must be sorted by name (the registry's order). Fills *out; on error *out is empty and err
+ * names the device. */
 int nd_plan_pool(const nd_planner_options *opts, const char *pool, const nd_device *const *devs,
-                 const nd_device_taint *taints, size_t n, nd_planned_pool *out, nd_error_t *err);
+                 const nd_device_taint *taints, const int *placement, size_t n,
+                 nd_planned_pool *out, nd_error_t *err);
 void nd_planned_pool_clear(nd_planned_pool *p);
 
 /* Stable object name of slice `index` of a pool (heap). */
 char *nd_slice_name(const char *driver, const char *pool, size_t index);
+/* The number of a slice named by nd_slice_name for this driver and pool, or -1. */
+long nd_slice_number(const char *driver, const char *pool, const char *slice_name);
 
 /* One published device object (exposed for tests and netdractl). */
 json_t *nd_plan_device(const nd_planner_options *opts, const nd_device *d,

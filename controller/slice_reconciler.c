@@ -21,8 +21,11 @@ struct nd_reconciler {
 
   nd_k8s_watch *watch;
   json_t *cache; /* name -> ResourceSlice object (our driver only) */
-  json_t *index; /* pool -> {device -> device object}, rebuilt lazily */
+  json_t *index;      /* pool -> {device -> device object}, rebuilt lazily */
+  json_t *index_slot; /* pool -> {device -> slice number (shared integer)}, same */
   bool index_stale;
+  json_t *dirty;  /* pool -> true: pools to plan in the next round */
+  bool all_dirty; /* plan every pool in the next round */
   bool synced;
   bool active;
 
@@ -31,6 +34,9 @@ struct nd_reconciler {
   nd_timer *recheck;
   bool pending;   /* a trigger arrived while writes were in flight */
   bool in_flight; /* a write is outstanding */
+  bool flush_now; /* the armed debounce timer reconciles when it fires (no quiet check) */
+  bool changed;   /* changes arrived since the last reconcile began */
+  uint64_t first_change_ms, last_change_ms; /* monotonic, of those changes */
   bool idle;
   uint64_t backoff_ms;
 
@@ -38,6 +44,7 @@ struct nd_reconciler {
   size_t n_queue, next_op;
   bool queue_failed;
   uint64_t retry_after_ms;
+  uint64_t recheck_wall_ms; /* when the armed recheck timer fires */
 
   nd_reconciler_stats stats;
 };
@@ -99,25 +106,34 @@ static bool cache_del(nd_reconciler *rc, const char *name, const char *rv) {
   return true;
 }
 
+static json_t *submap(json_t *map, const char *key) {
+  json_t *m = json_object_get(map, key);
+  if (m == NULL) {
+    m = json_object();
+    json_object_set_new(map, key, m);
+  }
+  return m;
+}
+
 static void rebuild_index(nd_reconciler *rc) {
   if (!rc->index_stale)
     return;
   json_object_clear(rc->index);
+  json_object_clear(rc->index_slot);
   const char *name;
   json_t *obj;
   json_object_foreach(rc->cache, name, obj) {
     const char *pool = obj_pool(obj);
-    json_t *p = json_object_get(rc->index, pool);
-    if (p == NULL) {
-      p = json_object();
-      json_object_set_new(rc->index, pool, p);
-    }
+    json_t *p = submap(rc->index, pool), *slots = submap(rc->index_slot, pool);
+    cleanup_json json_t *number = json_integer(nd_slice_number(rc->driver, pool, name));
     size_t i;
     json_t *d;
     json_array_foreach(json_object_get(json_object_get(obj, "spec"), "devices"), i, d) {
       const char *dn = json_string_value(json_object_get(d, "name"));
-      if (dn != NULL)
+      if (dn != NULL) {
         json_object_set(p, dn, d);
+        json_object_set(slots, dn, number);
+      }
     }
   }
   rc->index_stale = false;
@@ -129,21 +145,66 @@ const json_t *nd_reconciler_published_device(const nd_reconciler *rc, const char
   return json_object_get(json_object_get(rc->index, pool), device);
 }
 
+int nd_reconciler_published_slice(const nd_reconciler *rc, const char *pool, const char *device) {
+  rebuild_index((nd_reconciler *)rc);
+  json_t *v = json_object_get(json_object_get(rc->index_slot, pool), device);
+  return v == NULL ? -1 : (int)json_integer_value(v);
+}
+
 /* ---- triggers -------------------------------------------------------------------------- */
 
 static void reconcile(nd_reconciler *rc);
 
-void nd_reconciler_trigger(nd_reconciler *rc) {
+/* Adaptive debounce. A change that finds the reconciler idle is planned and written at once
+ * (on the next loop iteration, so that the rest of the current batch of events joins it).
+ * Changes that arrive while writes are in flight are a burst: they are planned together once
+ * no change has come for debounce_ms, or debounce_max_ms after the first of them, whichever
+ * is sooner. Writing is self-clocked: one request in flight at a time. */
+static void arm(nd_reconciler *rc, uint64_t delay_ms, bool flush_now) {
+  rc->flush_now = flush_now;
+  nd_timer_rearm(rc->debounce, delay_ms, 0);
+}
+
+static void schedule(nd_reconciler *rc) {
+  uint64_t now = nd_now_ms();
+  if (!rc->changed)
+    rc->first_change_ms = now;
+  rc->changed = true;
+  rc->last_change_ms = now;
   rc->idle = false;
   if (rc->in_flight) {
     rc->pending = true;
     return;
   }
   if (!nd_timer_armed(rc->debounce))
-    nd_timer_rearm(rc->debounce, rc->opts.debounce_ms, 0);
+    arm(rc, 0, true);
 }
 
-static void on_debounce(nd_loop *loop, nd_timer *t, void *data) { reconcile(data); }
+void nd_reconciler_trigger(nd_reconciler *rc) {
+  rc->all_dirty = true;
+  schedule(rc);
+}
+
+void nd_reconciler_trigger_pool(nd_reconciler *rc, const char *pool) {
+  if (!rc->all_dirty)
+    json_object_set_new(rc->dirty, pool, json_true());
+  schedule(rc);
+}
+
+static void on_debounce(nd_loop *loop, nd_timer *t, void *data) {
+  nd_reconciler *rc = data;
+  if (!rc->flush_now && rc->changed) {
+    uint64_t now = nd_now_ms();
+    uint64_t quiet_at = rc->last_change_ms + rc->opts.debounce_ms;
+    uint64_t cap_at = rc->first_change_ms + rc->opts.debounce_max_ms;
+    uint64_t at = quiet_at < cap_at ? quiet_at : cap_at;
+    if (now < at) {
+      arm(rc, at - now, false);
+      return;
+    }
+  }
+  reconcile(rc);
+}
 static void on_resync(nd_loop *loop, nd_timer *t, void *data) { nd_reconciler_trigger(data); }
 static void on_recheck(nd_loop *loop, nd_timer *t, void *data) { nd_reconciler_trigger(data); }
 
@@ -194,8 +255,14 @@ static void on_watch(nd_k8s_client *c, nd_watch_event ev, json_t *obj, void *dat
   case ND_WATCH_BOOKMARK:
     break;
   }
-  if (changed && rc->active)
-    nd_reconciler_trigger(rc);
+  if (!changed)
+    return;
+  if (ev == ND_WATCH_SYNCED || obj_pool(obj) == NULL)
+    rc->all_dirty = true;
+  else if (!rc->all_dirty)
+    json_object_set_new(rc->dirty, obj_pool(obj), json_true());
+  if (rc->active)
+    schedule(rc);
 }
 
 /* ---- writes ---------------------------------------------------------------------------- */
@@ -268,7 +335,8 @@ static void back_off(nd_reconciler *rc, int retry_after_s) {
   /* jitter: +0..25 % */
   delay += (uint64_t)(rand() % 256) * delay / 1024u;
   ND_LOG_WARN("reconciler", "backoff", ND_KV_I("delay_ms", delay));
-  nd_timer_rearm(rc->debounce, delay, 0);
+  rc->all_dirty = true; /* the round did not finish: plan everything again */
+  arm(rc, delay, true);
 }
 
 static void on_write_done(nd_k8s_client *c, nd_k8s_result *r, void *data) {
@@ -371,12 +439,14 @@ static void run_next(nd_reconciler *rc) {
   clear_queue(rc);
   if (rc->queue_failed) {
     rc->queue_failed = false;
-    nd_timer_rearm(rc->debounce, rc->opts.max_backoff_ms, 0);
+    rc->all_dirty = true;
+    arm(rc, rc->opts.max_backoff_ms, true);
     return;
   }
-  if (rc->pending) {
+  if (rc->pending) { /* changes came while writing: a burst; wait for it to settle */
     rc->pending = false;
-    nd_reconciler_trigger(rc);
+    if (!nd_timer_armed(rc->debounce))
+      arm(rc, rc->opts.debounce_ms, false);
     return;
   }
   rc->idle = true;
@@ -429,11 +499,24 @@ static void reconcile(nd_reconciler *rc) {
   }
   rc->stats.reconciles++;
   rc->pending = false;
+  rc->changed = false;
+  nd_timer_disarm(rc->debounce);
+  bool all = rc->all_dirty;
+  cleanup_json json_t *only = all ? NULL : json_incref(rc->dirty);
+  rc->all_dirty = false;
+  json_decref(rc->dirty);
+  rc->dirty = json_object();
+  if (only != NULL && json_object_size(only) == 0) {
+    rc->idle = true; /* nothing to plan */
+    return;
+  }
+  if (!all)
+    rc->stats.partial_reconciles++;
   nd_planned_pool *pools = NULL;
   size_t n_pools = 0;
   uint64_t recheck = 0;
   cleanup_error nd_error_t err = NULL;
-  if (rc->plan(rc, &pools, &n_pools, &recheck, rc->plan_data, &err) < 0) {
+  if (rc->plan(rc, only, &pools, &n_pools, &recheck, rc->plan_data, &err) < 0) {
     ND_LOG_WARN("reconciler", "plan_failed", ND_KV_S("error", nd_error_msg(err)));
     back_off(rc, 0);
     return;
@@ -456,12 +539,13 @@ static void reconcile(nd_reconciler *rc) {
     nd_planned_pool_clear(&pools[i]);
   }
   free(pools);
-  /* pools that are no longer planned: delete all of their slices */
+  /* pools (of this round) that are no longer planned: delete all of their slices */
   json_t *gone = json_object();
   const char *name;
   json_t *obj;
   json_object_foreach(rc->cache, name, obj) {
-    if (json_object_get(planned, obj_pool(obj)) == NULL)
+    if (json_object_get(planned, obj_pool(obj)) == NULL &&
+        (only == NULL || json_object_get(only, obj_pool(obj)) != NULL))
       json_object_set_new(gone, obj_pool(obj), json_true());
   }
   const char *pool;
@@ -490,8 +574,9 @@ static void reconcile(nd_reconciler *rc) {
   free(rc->queue);
   rc->queue = sorted;
 
-  if (recheck != 0) {
+  if (recheck != 0 && (!nd_timer_armed(rc->recheck) || recheck < rc->recheck_wall_ms)) {
     uint64_t now = nd_wall_ms();
+    rc->recheck_wall_ms = recheck;
     nd_timer_rearm(rc->recheck, recheck > now ? recheck - now + 10 : 10, 0);
   }
   rc->next_op = 0;
@@ -510,7 +595,9 @@ nd_reconciler *nd_reconciler_new(nd_loop *loop, nd_k8s_client *k8s,
   rc->k8s = k8s;
   rc->opts = *opts;
   if (rc->opts.debounce_ms == 0)
-    rc->opts.debounce_ms = 100;
+    rc->opts.debounce_ms = 50;
+  if (rc->opts.debounce_max_ms < rc->opts.debounce_ms)
+    rc->opts.debounce_max_ms = rc->opts.debounce_ms > 1000 ? rc->opts.debounce_ms : 1000;
   if (rc->opts.resync_ms == 0)
     rc->opts.resync_ms = 60000;
   if (rc->opts.max_backoff_ms == 0)
@@ -525,6 +612,8 @@ nd_reconciler *nd_reconciler_new(nd_loop *loop, nd_k8s_client *k8s,
   rc->plan_data = data;
   rc->cache = json_object();
   rc->index = json_object();
+  rc->index_slot = json_object();
+  rc->dirty = json_object();
   rc->debounce = nd_loop_add_timer(loop, 0, 0, on_debounce, rc, err);
   rc->resync = nd_loop_add_timer(loop, rc->opts.resync_ms, rc->opts.resync_ms, on_resync, rc, err);
   rc->recheck = nd_loop_add_timer(loop, 0, 0, on_recheck, rc, err);
@@ -559,6 +648,7 @@ void nd_reconciler_set_active(nd_reconciler *rc, bool active) {
     nd_reconciler_trigger(rc);
   } else {
     nd_timer_disarm(rc->debounce);
+    rc->all_dirty = true; /* a later leadership starts from a full round */
   }
 }
 
@@ -587,6 +677,8 @@ void nd_reconciler_free(nd_reconciler *rc) {
   clear_queue(rc);
   json_decref(rc->cache);
   json_decref(rc->index);
+  json_decref(rc->index_slot);
+  json_decref(rc->dirty);
   free(rc->driver);
   free(rc->api_version);
   free(rc->collection);

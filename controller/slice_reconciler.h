@@ -3,8 +3,11 @@
  * It watches the driver's slices (fieldSelector spec.driver=<driver>) all the time, leader or
  * not, so that a new leader starts from a warm cache. When active (leading) and synced, it asks
  * its planner callback for the desired pools, computes the writes per pool (pool_sync.h) and
- * runs them one at a time: deletes, then updates, then creates. A burst of triggers is
- * coalesced into one reconcile after a short debounce. 409 refetches the slice and
+ * runs them one at a time: deletes, then updates, then creates. Only the pools marked changed
+ * (by the registry or the watch) are planned; a full round runs on start, on resync and after
+ * any failed write. A change that finds the reconciler idle is written at once; changes that
+ * arrive while writes are in flight are a burst, planned together when no change has come for
+ * debounce_ms (or debounce_max_ms after the first). 409 refetches the slice and
  * reconciles again; 429/5xx/transport errors back off (Retry-After honoured); a change made by
  * someone else arrives through the watch and is put back by the next reconcile. */
 #ifndef NETDRA_CONTROLLER_SLICE_RECONCILER_H
@@ -20,16 +23,20 @@
 
 typedef struct nd_reconciler nd_reconciler;
 
-/* Produce the desired pools. *recheck_wall_ms may be set to a wall-clock time when the plan
- * changes by itself (hysteresis end); 0 = none. Return -1 with err to skip this round. */
-typedef int (*nd_plan_fn)(nd_reconciler *rc, nd_planned_pool **pools, size_t *n_pools,
-                          uint64_t *recheck_wall_ms, void *data, nd_error_t *err);
+/* Produce the desired pools: those named in only_pools (a JSON object used as a set), or
+ * every pool when it is NULL. A pool of only_pools that is left out is deleted.
+ * *recheck_wall_ms may be set to a wall-clock time when the plan changes by itself
+ * (hysteresis end); 0 = none. Return -1 with err to skip this round. */
+typedef int (*nd_plan_fn)(nd_reconciler *rc, const json_t *only_pools, nd_planned_pool **pools,
+                          size_t *n_pools, uint64_t *recheck_wall_ms, void *data,
+                          nd_error_t *err);
 
 typedef struct {
   const char *driver;
   const char *api_version; /* "v1" or "v1beta2" */
   bool always_bump;        /* bump the pool generation on every change */
-  uint64_t debounce_ms;    /* 0: 100 */
+  uint64_t debounce_ms;     /* quiet time that ends a burst; 0: 50 */
+  uint64_t debounce_max_ms; /* longest a burst is held; below debounce_ms: 1000 */
   uint64_t resync_ms;      /* 0: 60000; periodic level-triggered reconcile */
   uint64_t max_backoff_ms; /* 0: 30000 */
 } nd_reconciler_options;
@@ -38,6 +45,7 @@ typedef enum { ND_WRITE_OK, ND_WRITE_CONFLICT, ND_WRITE_RETRY, ND_WRITE_INVALID 
 
 typedef struct {
   uint64_t reconciles;
+  uint64_t partial_reconciles; /* rounds that planned only the changed pools */
   uint64_t writes[3][4];    /* [nd_slice_op_kind][nd_write_result] */
   uint64_t writes_ok[3];    /* by nd_slice_op_kind */
   uint64_t writes_conflict; /* 409 */
@@ -57,8 +65,9 @@ void nd_reconciler_free(nd_reconciler *rc);
 int nd_reconciler_start(nd_reconciler *rc, nd_error_t *err);
 /* Writes are made only while active (the leader). Becoming active triggers a reconcile. */
 void nd_reconciler_set_active(nd_reconciler *rc, bool active);
-/* Ask for a reconcile (debounced). */
+/* Ask for a reconcile of every pool, or of one pool (debounced, see above). */
 void nd_reconciler_trigger(nd_reconciler *rc);
+void nd_reconciler_trigger_pool(nd_reconciler *rc, const char *pool);
 
 bool nd_reconciler_synced(const nd_reconciler *rc);
 /* true when the last reconcile left nothing to write and no write is in flight. */
@@ -69,5 +78,7 @@ size_t nd_reconciler_slice_count(const nd_reconciler *rc);
 /* The published device object of pool/name, or NULL (used to adopt published taints). */
 const json_t *nd_reconciler_published_device(const nd_reconciler *rc, const char *pool,
                                              const char *device);
+/* The number (slice_planner.h) of the slice that publishes pool/device, or -1. */
+int nd_reconciler_published_slice(const nd_reconciler *rc, const char *pool, const char *device);
 
 #endif

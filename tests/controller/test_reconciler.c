@@ -46,15 +46,15 @@ static void world_fill(world *w, size_t n) {
   }
 }
 
-static int plan_cb(nd_reconciler *rc, nd_planned_pool **pools, size_t *n, uint64_t *recheck,
-                   void *data, nd_error_t *err) {
+static int plan_cb(nd_reconciler *rc, const json_t *only, nd_planned_pool **pools, size_t *n,
+                   uint64_t *recheck, void *data, nd_error_t *err) {
   world *w = data;
   *pools = calloc(1, sizeof(**pools));
   *n = 0;
   if (w->pool_gone)
     return 0;
   *n = 1;
-  return nd_plan_pool(&popts, "lab", w->ptrs, NULL, w->n, &(*pools)[0], err);
+  return nd_plan_pool(&popts, "lab", w->ptrs, NULL, NULL, w->n, &(*pools)[0], err);
 }
 
 static const nd_reconciler_options ropts = {
@@ -213,6 +213,8 @@ static void test_follower_takeover_no_writes(void **state) {
   /* the follower never wrote */
   assert_int_equal(nd_reconciler_get_stats(b)->writes_ok[ND_SLICE_CREATE], 0);
   fake_store_clear_log(store);
+  /* a real takeover comes a lease duration later: the follower's watch has caught up */
+  run_until(loop, NULL, NULL, 50);
   nd_reconciler_set_active(a, false);
   nd_reconciler_set_active(b, true);
   settle_arg sb = {b, store, 2};
@@ -327,10 +329,84 @@ static void test_leader_election(void **state) {
   fake_store_free(store);
 }
 
+typedef struct {
+  fake_store *store;
+  size_t writes;
+} writes_arg;
+
+static bool wrote(void *p) {
+  writes_arg *a = p;
+  return fake_store_writes(a->store, "/resourceslices") >= a->writes;
+}
+
+/* Adaptive debounce: a lone change is written at once (long before the quiet window), a
+ * stream of changes that arrives while writes are in flight is written once it settles, and
+ * a change of one pool plans only that pool. */
+static void test_adaptive_debounce(void **state) {
+  fake_store *store = fake_store_new();
+  nd_error_t err = NULL;
+  nd_loop *loop = nd_loop_new(&err);
+  nd_k8s_client *k8s = nd_k8s_client_new(loop, NULL, &err);
+  world *w = calloc(1, sizeof(*w));
+  world_fill(w, 10);
+  nd_reconciler_options o = ropts;
+  o.debounce_ms = 300;
+  o.debounce_max_ms = 5000;
+  nd_reconciler *rc = nd_reconciler_new(loop, k8s, &o, plan_cb, w, &err);
+  assert_int_equal(nd_reconciler_start(rc, &err), 0);
+  nd_reconciler_set_active(rc, true);
+  settle_arg a = {rc, store, 1};
+  assert_true(run_until(loop, settled, &a, 3000));
+  fake_store_clear_log(store);
+
+  /* a lone change: written well within the 300 ms quiet window */
+  w->devs[3].model = "lone";
+  uint64_t t0 = nd_now_ms();
+  nd_reconciler_trigger_pool(rc, "lab");
+  writes_arg wa = {store, 1};
+  assert_true(run_until(loop, wrote, &wa, 3000));
+  assert_true(nd_now_ms() - t0 < 150);
+  assert_true(nd_reconciler_get_stats(rc)->partial_reconciles >= 1);
+  assert_true(run_until(loop, settled, &a, 3000));
+
+  /* a stream of 100 changes, one per loop iteration: the first is written at once, the rest
+   * together after the stream has been quiet for 300 ms */
+  fake_store_clear_log(store);
+  char models[100][16];
+  for (int i = 0; i < 100; i++) {
+    snprintf(models[i], sizeof(models[i]), "burst-%d", i);
+    w->devs[i % 10].model = models[i];
+    nd_reconciler_trigger_pool(rc, "lab");
+    assert_int_equal(nd_loop_run_once(loop, 1, &err), 0);
+  }
+  run_until(loop, NULL, NULL, 100);
+  assert_true(fake_store_writes(store, "/resourceslices") <= 1); /* still held */
+  assert_true(run_until(loop, settled, &a, 3000));
+  run_until(loop, NULL, NULL, 50);
+  assert_int_equal(fake_store_writes(store, "/resourceslices"), 2);
+  assert_string_equal(model_of(store, 0, 9), "burst-99");
+
+  /* a change to a pool nobody plans (no devices, not configured) deletes nothing else */
+  fake_store_clear_log(store);
+  nd_reconciler_trigger_pool(rc, "elsewhere");
+  run_until(loop, NULL, NULL, 100);
+  assert_int_equal(fake_store_writes(store, "/resourceslices"), 0);
+  assert_int_equal(fake_store_count(store, SLICES), 1);
+
+  nd_reconciler_stop(rc);
+  nd_reconciler_free(rc);
+  run_until(loop, NULL, NULL, 20);
+  nd_k8s_client_free(k8s);
+  nd_loop_free(loop);
+  fake_store_free(store);
+  free(w);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_reconcile_lifecycle),
       cmocka_unit_test(test_follower_takeover_no_writes),
+      cmocka_unit_test(test_adaptive_debounce),
       cmocka_unit_test(test_leader_election),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

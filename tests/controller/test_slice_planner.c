@@ -52,7 +52,7 @@ static const nd_planner_options opts = {.driver = "netdra.dev"};
 
 static void plan(fixture *f, const char *pool, nd_planned_pool *out) {
   nd_error_t err = NULL;
-  assert_int_equal(nd_plan_pool(&opts, pool, f->ptrs, f->taints, f->n, out, &err), 0);
+  assert_int_equal(nd_plan_pool(&opts, pool, f->ptrs, f->taints, NULL, f->n, out, &err), 0);
   assert_null(err);
 }
 
@@ -232,7 +232,7 @@ static void test_attributes(void **state) {
   o.binding_conditions = true;
   nd_planned_pool p;
   nd_error_t err = NULL;
-  assert_int_equal(nd_plan_pool(&o, "fab", f->ptrs, NULL, f->n, &p, &err), 0);
+  assert_int_equal(nd_plan_pool(&o, "fab", f->ptrs, NULL, NULL, f->n, &p, &err), 0);
   assert_int_equal(p.n_skipped, 1);
   assert_int_equal(slice_devices(&p, 0), 1);
   json_t *dj = json_array_get(json_object_get(p.slices[0].spec, "devices"), 0);
@@ -265,7 +265,7 @@ static void test_attributes(void **state) {
   nd_planned_pool_clear(&p);
 
   /* feature gate off: no binding fields */
-  assert_int_equal(nd_plan_pool(&opts, "fab", f->ptrs, NULL, 1, &p, &err), 0);
+  assert_int_equal(nd_plan_pool(&opts, "fab", f->ptrs, NULL, NULL, 1, &p, &err), 0);
   dj = json_array_get(json_object_get(p.slices[0].spec, "devices"), 0);
   assert_null(json_object_get(dj, "bindsToNode"));
   assert_null(json_object_get(dj, "bindingConditions"));
@@ -439,13 +439,13 @@ static void test_health_hysteresis(void **state) {
   nd_health_taints_begin(h);
   nd_device_taint t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_ONLINE, false, 0, 1000, &recheck);
   assert_false(t.tainted);
-  nd_health_taints_end(h);
+  nd_health_taints_end(h, NULL);
   /* goes stale: tainted at once, timeAdded = now */
   nd_health_taints_begin(h);
   t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_STALE, false, 0, 2000, &recheck);
   assert_true(t.tainted);
   assert_int_equal(t.since_wall_ms, 2000);
-  nd_health_taints_end(h);
+  nd_health_taints_end(h, NULL);
   assert_int_equal(nd_health_taints_count(h), 1);
   /* offline later: still the first timeAdded */
   t = nd_health_taints_decide(h, "p", "a", ND_HEALTH_OFFLINE, false, 0, 3000, &recheck);
@@ -472,7 +472,7 @@ static void test_health_hysteresis(void **state) {
   t = nd_health_taints_decide(h, "p", "b", ND_HEALTH_ONLINE, true, 500, 20000, &recheck);
   assert_true(t.tainted);
   assert_int_equal(t.since_wall_ms, 500);
-  nd_health_taints_end(h); /* "a" was not decided in this round: forgotten */
+  nd_health_taints_end(h, NULL); /* "a" was not decided in this round: forgotten */
   assert_int_equal(nd_health_taints_count(h), 1);
   t = nd_health_taints_decide(h, "p", "b", ND_HEALTH_ONLINE, true, 500, 25000, &recheck);
   assert_false(t.tainted);
@@ -523,9 +523,157 @@ static void test_spec_equal(void **state) {
   json_decref(c);
 }
 
+/* The slice number of each device of a planned pool, by device index in the fixture. */
+static void placement_of(const fixture *f, const nd_planned_pool *p, int *placement) {
+  for (size_t i = 0; i < f->n; i++)
+    placement[i] = -1;
+  for (size_t s = 0; s < p->n_slices; s++) {
+    long number = nd_slice_number("netdra.dev", p->pool, p->slices[s].name);
+    assert_true(number >= 0);
+    size_t k;
+    json_t *d;
+    json_array_foreach(json_object_get(p->slices[s].spec, "devices"), k, d) {
+      const char *name = json_string_value(json_object_get(d, "name"));
+      for (size_t i = 0; i < f->n; i++)
+        if (strcmp(f->names[i], name) == 0)
+          placement[i] = (int)number;
+    }
+  }
+}
+
+static const json_t *slice_named(const nd_planned_pool *p, const char *name) {
+  for (size_t s = 0; s < p->n_slices; s++)
+    if (strcmp(p->slices[s].name, name) == 0)
+      return p->slices[s].spec;
+  return NULL;
+}
+
+/* Growth with placement: a new device that sorts first joins the slice with room; every
+ * other slice stays exactly as it was (one write, no generation bump). */
+static void test_sticky_growth(void **state) {
+  fixture *f = calloc(1, sizeof(*f));
+  fill(f, 300, "lab");
+  nd_planned_pool before;
+  plan(f, "lab", &before);
+  int placement[MAXDEV];
+  /* a new device "cam-0000a" sorts between cam-0000 and cam-0001: insert it at index 1 */
+  fixture *g = calloc(1, sizeof(*g));
+  fill(g, 301, "lab");
+  int gp[MAXDEV];
+  placement_of(f, &before, placement);
+  snprintf(g->names[1], sizeof(g->names[1]), "cam-0000a");
+  for (size_t i = 2; i < 301; i++)
+    snprintf(g->names[i], sizeof(g->names[i]), "cam-%04zu", i - 1);
+  gp[0] = placement[0];
+  gp[1] = -1;
+  for (size_t i = 2; i < 301; i++)
+    gp[i] = placement[i - 1];
+  nd_planned_pool after;
+  nd_error_t err = NULL;
+  assert_int_equal(nd_plan_pool(&opts, "lab", g->ptrs, NULL, gp, g->n, &after, &err), 0);
+  assert_int_equal(after.n_slices, 3);
+  assert_true(nd_slice_spec_equal(slice_named(&before, "netdra.dev-lab-0"),
+                                  slice_named(&after, "netdra.dev-lab-0")));
+  assert_true(nd_slice_spec_equal(slice_named(&before, "netdra.dev-lab-1"),
+                                  slice_named(&after, "netdra.dev-lab-1")));
+  const json_t *last = slice_named(&after, "netdra.dev-lab-2");
+  assert_int_equal(json_array_size(json_object_get(last, "devices")), 45);
+  /* within a slice devices stay in name order */
+  assert_string_equal(json_string_value(json_object_get(
+                          json_array_get(json_object_get(last, "devices"), 0), "name")),
+                      "cam-0000a");
+  /* the generation rule sees one changed slice: no bump, one update */
+  json_t *existing[3];
+  for (size_t s = 0; s < 3; s++) {
+    existing[s] = json_pack("{s:s, s:{s:s, s:s, s:s}, s:O}", "apiVersion",
+                            "resource.k8s.io/v1", "metadata", "name", before.slices[s].name,
+                            "uid", "u", "resourceVersion", "1", "spec", before.slices[s].spec);
+    json_object_set_new(json_object_get(json_object_get(existing[s], "spec"), "pool"),
+                        "generation", json_integer(4));
+  }
+  nd_pool_sync sync;
+  nd_pool_sync_compute(&after, existing, 3, "v1", false, &sync);
+  assert_int_equal(sync.n_ops, 1);
+  assert_int_equal(sync.generation, 4);
+  assert_string_equal(sync.ops[0].name, "netdra.dev-lab-2");
+  nd_pool_sync_clear(&sync);
+  for (size_t s = 0; s < 3; s++)
+    json_decref(existing[s]);
+  nd_planned_pool_clear(&before);
+  nd_planned_pool_clear(&after);
+  free(f);
+  free(g);
+}
+
+/* Removals leave holes; up to one slice beyond the minimum is kept, beyond that the pool is
+ * repacked in name order. */
+static void test_sticky_shrink_and_repack(void **state) {
+  fixture *f = calloc(1, sizeof(*f));
+  fill(f, 384, "lab"); /* 3 full slices */
+  int placement[MAXDEV];
+  for (size_t i = 0; i < 384; i++)
+    placement[i] = (int)(i / 128);
+  /* 100 devices gone from slice 1 (cam-0128..0227): 284 devices still fit 3 slices */
+  fixture *g = calloc(1, sizeof(*g));
+  int gp[MAXDEV];
+  size_t k = 0;
+  fill(g, 284, "lab");
+  for (size_t i = 0; i < 384; i++) {
+    if (i >= 128 && i < 228)
+      continue;
+    snprintf(g->names[k], sizeof(g->names[k]), "cam-%04zu", i);
+    gp[k++] = placement[i];
+  }
+  nd_planned_pool p;
+  nd_error_t err = NULL;
+  assert_int_equal(nd_plan_pool(&opts, "lab", g->ptrs, NULL, gp, g->n, &p, &err), 0);
+  assert_int_equal(p.n_slices, 3);
+  assert_int_equal(json_array_size(json_object_get(slice_named(&p, "netdra.dev-lab-1"), "devices")),
+                   28);
+  nd_planned_pool_clear(&p);
+  /* only 100 devices left, spread over slices 0, 1 and 2: more than minimum + 1: repacked */
+  fill(g, 100, "lab");
+  for (size_t i = 0; i < 100; i++) {
+    snprintf(g->names[i], sizeof(g->names[i]), "cam-%04zu", i * 3);
+    gp[i] = placement[i * 3];
+  }
+  assert_int_equal(nd_plan_pool(&opts, "lab", g->ptrs, NULL, gp, g->n, &p, &err), 0);
+  /* slices 0 and 1 may stay (minimum 1 + 1); the devices of slice 2 join slice 0 */
+  assert_int_equal(p.n_slices, 2);
+  assert_non_null(slice_named(&p, "netdra.dev-lab-0"));
+  assert_non_null(slice_named(&p, "netdra.dev-lab-1"));
+  nd_planned_pool_clear(&p);
+  /* a taint halves the slice size: a full slice of 128 cannot stay, the pool is repacked */
+  fill(g, 128, "lab");
+  for (size_t i = 0; i < 128; i++)
+    gp[i] = 0;
+  g->taints[5].tainted = true;
+  assert_int_equal(nd_plan_pool(&opts, "lab", g->ptrs, g->taints, gp, g->n, &p, &err), 0);
+  assert_int_equal(p.n_slices, 2);
+  assert_int_equal(json_array_size(json_object_get(slice_named(&p, "netdra.dev-lab-0"), "devices")),
+                   64);
+  nd_planned_pool_clear(&p);
+  free(f);
+  free(g);
+}
+
+static void test_slice_number(void **state) {
+  cleanup_free char *n7 = nd_slice_name("netdra.dev", "lab", 7);
+  assert_int_equal(nd_slice_number("netdra.dev", "lab", n7), 7);
+  cleanup_free char *odd = nd_slice_name("netdra.dev", "Lab_Pool!", 12);
+  assert_int_equal(nd_slice_number("netdra.dev", "Lab_Pool!", odd), 12);
+  assert_int_equal(nd_slice_number("netdra.dev", "lab", "netdra.dev-lab-07"), -1);
+  assert_int_equal(nd_slice_number("netdra.dev", "lab", "netdra.dev-lab-"), -1);
+  assert_int_equal(nd_slice_number("netdra.dev", "lab", "netdra.dev-yard-1"), -1);
+  assert_int_equal(nd_slice_number("netdra.dev", "lab", "someone-else-lab-1"), -1);
+  assert_int_equal(nd_slice_number("netdra.dev", "lab", "netdra.dev-lab-99999999999"), -1);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_split_300),      cmocka_unit_test(test_taint_limit_64),
+      cmocka_unit_test(test_sticky_growth),  cmocka_unit_test(test_sticky_shrink_and_repack),
+      cmocka_unit_test(test_slice_number),
       cmocka_unit_test(test_node_selection), cmocka_unit_test(test_empty_pool),
       cmocka_unit_test(test_stable_names),   cmocka_unit_test(test_attributes),
       cmocka_unit_test(test_generation_rules), cmocka_unit_test(test_health_hysteresis),
