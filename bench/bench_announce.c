@@ -1,7 +1,10 @@
 /* bench_announce.c: MQTT announcement -> ResourceSlice, against a running controller, a real
  * mosquitto broker and the stand-in API server. Measures, in one run:
- *   limits: raw PUT round trip to the same API server (p50/p99, sequential PUTs per second) and
- *           raw MQTT publish->receive round trip through the same broker (p50/p99);
+ *   limits: raw PUT round trip to the same API server (p50/p99, sequential PUTs per second) of
+ *           a small object and of ResourceSlices holding the devices the controller published
+ *           (1..128 of them, the sizes the latency test writes; the stand-in validates every
+ *           slice against the OpenAPI schema, so a slice PUT costs it more than a ConfigMap),
+ *           and raw MQTT publish->receive round trip through the same broker (p50/p99);
  *   latency: N devices announced one at a time, each timed until a watch shows it in a slice;
  *   burst:   B devices announced at once, time until all are published, API writes made;
  *   steady:  nothing changes for S seconds: API writes made.
@@ -240,6 +243,59 @@ int main(int argc, char **argv) {
   }
   double lat_p50 = pct(lat, (size_t)done, 50), lat_p99 = pct(lat, (size_t)done, 99);
 
+  /* limit 3: raw PUTs of slices made of the devices the controller published, by another
+   * driver (so the controller leaves them alone): sizes 1..128 in turn, then full slices */
+  json_t *tmpl = json_array();
+  if (nd_k8s_request(k8s, "GET", "/apis/resource.k8s.io/v1/resourceslices", NULL, NULL, &r, &err) == 0) {
+    size_t i;
+    json_t *it;
+    json_array_foreach(json_object_get(r.body, "items"), i, it) {
+      json_t *devs = json_object_get(json_object_get(it, "spec"), "devices");
+      if (json_array_size(devs) > json_array_size(tmpl)) {
+        json_decref(tmpl);
+        tmpl = json_deep_copy(devs);
+      }
+    }
+  }
+  nd_k8s_result_clear(&r);
+  enum { SLICE_N = 256, FULL_N = 30 };
+  uint64_t sput[SLICE_N];
+  double full_put_per_s = 0;
+  size_t tmpl_n = json_array_size(tmpl);
+  if (tmpl_n > 0) {
+    json_t *sl = json_pack("{s:s,s:s,s:{s:s},s:{s:s,s:{s:s,s:i,s:i},s:b,s:[]}}", "apiVersion",
+                           "resource.k8s.io/v1", "kind", "ResourceSlice", "metadata", "name",
+                           "bench-raw-slice", "spec", "driver", "bench.netdra.test", "pool", "name",
+                           "raw", "generation", 1, "resourceSliceCount", 1, "allNodes", 1,
+                           "devices");
+    nd_k8s_request(k8s, "POST", "/apis/resource.k8s.io/v1/resourceslices", sl, NULL, &r, &err);
+    nd_k8s_result_clear(&r);
+    for (int i = 0; i < SLICE_N + FULL_N; i++) {
+      size_t k = i < SLICE_N ? 1 + (size_t)i % tmpl_n : tmpl_n;
+      json_t *devs = json_array();
+      for (size_t j = 0; j < k; j++)
+        json_array_append(devs, json_array_get(tmpl, j));
+      json_object_set_new(json_object_get(sl, "spec"), "devices", devs);
+      json_object_del(json_object_get(sl, "metadata"), "resourceVersion");
+      uint64_t t = now_us();
+      if (nd_k8s_request(k8s, "PUT", "/apis/resource.k8s.io/v1/resourceslices/bench-raw-slice", sl, NULL,
+                         &r, &err) < 0 || r.http_status != 200)
+        return fprintf(stderr, "bench_announce: raw slice PUT failed (%ld)\n", r.http_status), 1;
+      uint64_t dt = now_us() - t;
+      nd_k8s_result_clear(&r);
+      if (i < SLICE_N)
+        sput[i] = dt;
+      else
+        full_put_per_s += dt;
+    }
+    full_put_per_s = FULL_N / (full_put_per_s / 1e6);
+    nd_k8s_request(k8s, "DELETE", "/apis/resource.k8s.io/v1/resourceslices/bench-raw-slice", NULL, NULL, &r, &err);
+    nd_k8s_result_clear(&r);
+    json_decref(sl);
+  }
+  double sput_p50 = tmpl_n ? pct(sput, SLICE_N, 50) : 0, sput_p99 = tmpl_n ? pct(sput, SLICE_N, 99) : 0;
+  json_decref(tmpl);
+
   /* burst: B announcements at once */
   slice_writes(admin, true);
   size_t before = seen_count;
@@ -264,7 +320,10 @@ int main(int argc, char **argv) {
     nd_loop_run_once(loop, 100, &err);
   long steady_writes = slice_writes(admin, false);
 
-  printf("{\"put_p50_ms\":%.3f,\"put_p99_ms\":%.3f,\"put_per_s\":%.0f,\"mqtt_p50_ms\":%.3f,"
+  printf("{\"slice_put_p50_ms\":%.3f,\"slice_put_p99_ms\":%.3f,\"slice_put_max_devices\":%zu,"
+         "\"full_slice_put_per_s\":%.1f,",
+         sput_p50, sput_p99, tmpl_n, full_put_per_s);
+  printf("\"put_p50_ms\":%.3f,\"put_p99_ms\":%.3f,\"put_per_s\":%.0f,\"mqtt_p50_ms\":%.3f,"
          "\"mqtt_p99_ms\":%.3f,\"latency_n\":%d,\"latency_p50_ms\":%.3f,\"latency_p99_ms\":%.3f,"
          "\"burst\":%d,\"burst_all_published\":%s,\"burst_s\":%.3f,\"burst_writes\":%ld,"
          "\"steady_s\":%d,\"steady_writes\":%ld}\n",

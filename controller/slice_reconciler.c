@@ -88,6 +88,9 @@ static bool cache_put(nd_reconciler *rc, json_t *obj) {
   json_t *old = json_object_get(rc->cache, name);
   if (old != NULL && rv_cmp(obj_rv(obj), obj_rv(old)) < 0)
     return false;
+  if (old != NULL && obj_rv(obj) != NULL && obj_rv(old) != NULL &&
+      strcmp(obj_rv(obj), obj_rv(old)) == 0)
+    return false; /* the same version (the watch echo of a write already applied) */
   if (old != NULL && json_equal(old, obj))
     return false;
   json_object_set(rc->cache, name, obj);
@@ -256,6 +259,11 @@ static void on_watch(nd_k8s_client *c, nd_watch_event ev, json_t *obj, void *dat
     break;
   }
   if (!changed)
+    return;
+  /* the echo of the write in flight: its response decides what happens next (a change by
+   * someone else in between makes that write fail with 409, which reconciles again) */
+  if (ev != ND_WATCH_SYNCED && rc->in_flight && rc->next_op < rc->n_queue && obj_name(obj) &&
+      strcmp(rc->queue[rc->next_op].name, obj_name(obj)) == 0)
     return;
   if (ev == ND_WATCH_SYNCED || obj_pool(obj) == NULL)
     rc->all_dirty = true;

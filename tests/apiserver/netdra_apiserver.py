@@ -14,6 +14,7 @@ Test-only admin API under /_netdra/ (faults, request log, history compaction, dr
 """
 import argparse
 import base64
+import bisect
 import copy
 import datetime
 import json
@@ -213,7 +214,7 @@ class Store:
         self.lock = threading.Condition()
         self.objects = {}       # (plural-key, ns, name) -> obj
         self.rv = 1
-        self.events = []        # (rv, res, type, obj)
+        self.events = []        # (rv, res, type, obj, obj as JSON text), in rv order
         self.oldest_rv = 1      # events with rv > oldest_rv are retained
         self.watch_window = watch_window
         self.schemas = schemas
@@ -223,12 +224,19 @@ class Store:
         return (res.group, res.plural, ns or "", name)
 
     def _record(self, res, typ, obj):
-        self.events.append((int(obj["metadata"]["resourceVersion"]), res, typ, copy.deepcopy(obj)))
+        # serialised once here, not once per watcher; the copy kept for selectors is parsed
+        # back from that text (much cheaper than deepcopy of a 128-device slice)
+        text = json.dumps(obj)
+        self.events.append((int(obj["metadata"]["resourceVersion"]), res, typ, json.loads(text), text))
         if len(self.events) > self.watch_window:
             drop = len(self.events) - self.watch_window
             self.oldest_rv = self.events[drop - 1][0]
             del self.events[:drop]
         self.lock.notify_all()
+
+    def events_since(self, since):
+        """Retained events with rv > since (the list is in rv order: bisect, not a scan)."""
+        return self.events[bisect.bisect_right(self.events, since, key=lambda e: e[0]):]
 
     def _next_rv(self):
         self.rv += 1
@@ -703,6 +711,11 @@ class Handler(BaseHTTPRequestHandler):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
             self.wfile.flush()
 
+        def chunk_event(t, text):
+            data = ('{"type": "%s", "object": %s}\n' % (t, text)).encode()
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+            self.wfile.flush()
+
         def match(r, obj):
             return (r is res and (ns is None or obj["metadata"].get("namespace") == ns)
                     and field_match(obj, fsel) and label_match(obj, lsel))
@@ -712,22 +725,23 @@ class Handler(BaseHTTPRequestHandler):
                 epoch = store.watch_epoch
                 if rv_text in ("", "0"):
                     items, _ = store.list(res, ns, fsel, lsel)
-                    pending = [("ADDED", o) for o in items]
+                    pending = [("ADDED", json.dumps(o)) for o in items]
                     since = store.rv
                 else:
                     since = int(rv_text)
                     if since < store.oldest_rv:
                         pending = None
                     else:
-                        pending = [(t, o) for (erv, r, t, o) in store.events if erv > since and match(r, o)]
+                        pending = [(t, text) for (erv, r, t, o, text) in store.events_since(since)
+                                   if match(r, o)]
                         since = store.rv
             if pending is None:
                 chunk({"type": "ERROR", "object": status_body(
                     410, "Expired", f"too old resource version: {rv_text} ({store.oldest_rv})")})
                 self.wfile.write(b"0\r\n\r\n")
                 return
-            for t, o in pending:
-                chunk({"type": t, "object": o})
+            for t, text in pending:
+                chunk_event(t, text)
             deadline = time.time() + timeout
             next_bookmark = time.time() + self.server.bookmark_interval
             while time.time() < deadline and not self.server.stopping:
@@ -739,10 +753,10 @@ class Handler(BaseHTTPRequestHandler):
                         chunk({"type": "ERROR", "object": status_body(
                             410, "Expired", f"too old resource version: {since} ({store.oldest_rv})")})
                         break
-                    new = [(t, o) for (erv, r, t, o) in store.events if erv > since and match(r, o)]
+                    new = [(t, text) for (erv, r, t, o, text) in store.events_since(since) if match(r, o)]
                     since = store.rv
-                for t, o in new:
-                    chunk({"type": t, "object": o})
+                for t, text in new:
+                    chunk_event(t, text)
                 if bookmarks and time.time() >= next_bookmark:
                     chunk({"type": "BOOKMARK", "object": {"kind": res.kind, "apiVersion": res.api_version,
                                                           "metadata": {"resourceVersion": str(since)}}})

@@ -312,6 +312,69 @@ class ApiServerTest(unittest.TestCase):
         self.assertEqual(code, 422, "status.devices must match an allocated device")
 
 
+class CompiledSchemaTest(unittest.TestCase):
+    """The stand-in's compiled fast path must accept exactly what jsonschema accepts: a
+    differential test over valid objects and seeded random mutations of them (bounded)."""
+
+    def test_fast_path_agrees_with_jsonschema(self):
+        import glob
+        import random
+        import jsonschema
+        sys.path.insert(0, HERE)
+        import validation
+        doc = glob.glob(os.path.join(HERE, "openapi", "*.json"))[0]
+        schemas = validation.Schemas(doc)
+        rnd = random.Random(20261201)
+        claim = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
+                 "metadata": {"name": "c", "namespace": "default"},
+                 "spec": {"devices": {"requests": [{"name": "r", "exactly": {
+                     "deviceClassName": "camera.netdra.dev", "count": 1,
+                     "selectors": [{"cel": {"expression": "true"}}]}}]}}}
+        seeds = [("ResourceSlice", slice_obj("s")),
+                 ("ResourceSlice", slice_obj("s", nodeSelector={"nodeSelectorTerms": [
+                     {"matchExpressions": [{"key": "k", "operator": "In", "values": ["v"]}]}]})),
+                 ("ResourceClaim", claim)]
+        junk = [None, 1, 1.5, 2.0, True, "x", [], {}, [1], {"a": 1}]
+
+        def paths(v, prefix=()):
+            yield prefix
+            if isinstance(v, dict):
+                for k, x in v.items():
+                    yield from paths(x, prefix + (k,))
+            elif isinstance(v, list):
+                for i, x in enumerate(v):
+                    yield from paths(x, prefix + (i,))
+
+        checked = disagreements = 0
+        for kind, seed in seeds:
+            name = "io.k8s.api.resource.v1." + kind
+            validator = jsonschema.Draft7Validator(schemas.schemas[name], resolver=schemas.resolver)
+            all_paths = [p for p in paths(seed) if p]
+            for _ in range(700):
+                obj = copy.deepcopy(seed)
+                for _ in range(rnd.randint(1, 3)):
+                    path = rnd.choice(all_paths)
+                    parent = obj
+                    try:
+                        for k in path[:-1]:
+                            parent = parent[k]
+                        if rnd.random() < 0.3 and isinstance(parent, dict):
+                            parent.pop(path[-1], None)
+                        else:
+                            parent[path[-1]] = copy.deepcopy(rnd.choice(junk))
+                    except (KeyError, IndexError, TypeError):
+                        pass
+                fast = schemas.fast_valid(name, obj)
+                self.assertIsNotNone(fast, f"{kind} is compiled")
+                slow = not any(True for _ in validator.iter_errors(obj))
+                checked += 1
+                if fast != slow:
+                    disagreements += 1
+                    self.fail(f"fast={fast} jsonschema={slow} for {json.dumps(obj)[:300]}")
+        self.assertGreaterEqual(checked, 2100)
+        self.assertEqual(disagreements, 0)
+
+
 if __name__ == "__main__":
     result = unittest.main(verbosity=2, exit=False).result
     print(f"{result.testsRun - len(result.failures) - len(result.errors)} passed, "

@@ -45,6 +45,85 @@ class Invalid(Exception):
         self.causes = causes
 
 
+_TYPES = {
+    "object": lambda v: isinstance(v, dict),
+    "array": lambda v: isinstance(v, list),
+    "string": lambda v: isinstance(v, str),
+    "boolean": lambda v: isinstance(v, bool),
+    "integer": lambda v: not isinstance(v, bool) and (
+        isinstance(v, int) or isinstance(v, float) and v.is_integer()),
+    "number": lambda v: not isinstance(v, bool) and isinstance(v, (int, float)),
+}
+_KNOWN_KEYWORDS = {"$ref", "additionalProperties", "allOf", "oneOf", "items", "properties",
+                   "required", "type"}
+
+
+class _Compiler:
+    """Compiles the document's schemas into predicates (value -> bool) that accept exactly what
+    Draft7Validator accepts for the keywords the document uses (formats are not asserted by
+    either). It is only a fast path: when a predicate says no, jsonschema runs and names the
+    problems. A schema with any other assertion keyword is not compiled (always jsonschema)."""
+
+    def __init__(self, schemas):
+        self.schemas = schemas
+        self.cache = {}
+
+    def ref(self, ref):
+        name = ref.split("/")[-1]
+        if name not in self.cache:
+            self.cache[name] = None  # a cycle: filled in below, looked up late
+            fn = self.compile(self.schemas[name])
+            self.cache[name] = fn
+        return lambda v, n=name: self.cache[n](v)
+
+    def compile(self, schema):
+        if schema is True or schema == {}:
+            return lambda v: True
+        for key in schema:
+            if key not in _KNOWN_KEYWORDS and not key.startswith("x-") and key not in (
+                    "description", "default", "format"):
+                raise ValueError(f"keyword {key} not compiled")
+        checks = []
+        if "$ref" in schema:
+            checks.append(self.ref(schema["$ref"]))
+        if "type" in schema:
+            types = schema["type"] if isinstance(schema["type"], list) else [schema["type"]]
+            preds = [_TYPES[t] for t in types]
+            checks.append(lambda v, preds=preds: any(p(v) for p in preds))
+        for sub in schema.get("allOf", []):
+            checks.append(self.compile(sub))
+        if "oneOf" in schema:
+            subs = [self.compile(x) for x in schema["oneOf"]]
+            checks.append(lambda v, subs=subs: sum(1 for f in subs if f(v)) == 1)
+        if "required" in schema:
+            req = list(schema["required"])
+            checks.append(lambda v, req=req: not isinstance(v, dict) or all(k in v for k in req))
+        if "properties" in schema or "additionalProperties" in schema:
+            props = {k: self.compile(x) for k, x in schema.get("properties", {}).items()}
+            extra = schema.get("additionalProperties", True)
+            extra_fn = None if extra is True else (lambda v: False) if extra is False else \
+                self.compile(extra)
+
+            def obj(v, props=props, extra_fn=extra_fn):
+                if not isinstance(v, dict):
+                    return True
+                for k, x in v.items():
+                    f = props.get(k)
+                    if f is not None:
+                        if not f(x):
+                            return False
+                    elif extra_fn is not None and not extra_fn(x):
+                        return False
+                return True
+            checks.append(obj)
+        if isinstance(schema.get("items"), dict):
+            item = self.compile(schema["items"])
+            checks.append(lambda v, item=item: not isinstance(v, list) or all(item(x) for x in v))
+        if len(checks) == 1:
+            return checks[0]
+        return lambda v, checks=checks: all(c(v) for c in checks)
+
+
 class Schemas:
     """The OpenAPI document, with a validator per kind."""
 
@@ -53,6 +132,19 @@ class Schemas:
             self.doc = json.load(f)
         self.schemas = self.doc["components"]["schemas"]
         self.resolver = jsonschema.RefResolver.from_schema(self.doc)
+        self.compiler = _Compiler(self.schemas)
+        self.fast = {}
+        self.unknown_ok = {}
+
+    def fast_valid(self, name, obj):
+        """The compiled predicate of a kind, or None when the kind could not be compiled."""
+        if name not in self.fast:
+            try:
+                self.fast[name] = self.compiler.compile(self.schemas[name])
+            except (ValueError, KeyError):
+                self.fast[name] = None
+        f = self.fast[name]
+        return None if f is None else f(obj)
 
     def _resolve(self, schema):
         while "$ref" in schema:
@@ -66,6 +158,11 @@ class Schemas:
     def check(self, kind, obj):
         name = "io.k8s.api.resource.v1." + kind
         causes = []
+        if self.fast_valid(name, obj) is True:
+            self._unknown_fields(self.schemas[name], obj, "", causes)
+            if causes:
+                raise Invalid(causes)
+            return
         validator = jsonschema.Draft7Validator(self.schemas[name], resolver=self.resolver)
         for e in sorted(validator.iter_errors(obj), key=lambda e: list(e.path)):
             path = ".".join(str(p) for p in e.path) or "<root>"
