@@ -129,19 +129,26 @@ try:
     nlat, burst, steady = (200, 2000, 10) if quick else (1000, 10000, 60)
     an = run_json([f"{B}/bench/bench_announce", "--kubeconfig", kc, "--broker-port", str(port), "--n", str(nlat),
                    "--burst", str(burst), "--steady", str(steady)])
-    limit = an["put_p50_ms"] + an["mqtt_p50_ms"]
-    limit99 = an["put_p99_ms"] + an["mqtt_p99_ms"]
+    # The limit is a raw PUT of a ResourceSlice holding the same devices (1..128 of them, the
+    # sizes the latency test writes) plus a raw MQTT round trip: the stand-in validates each
+    # slice against the OpenAPI schema, so a slice PUT costs it far more than a ConfigMap PUT
+    # (shown too, for reference).
+    limit99 = an["slice_put_p99_ms"] + an["mqtt_p99_ms"]
     r = an["latency_p99_ms"] / limit99
     row(f"MQTT announce -> slice written, {an['latency_n']} announcements",
         f"p50 {an['latency_p50_ms']:.1f} ms, p99 {an['latency_p99_ms']:.1f} ms",
-        f"PUT {an['put_p50_ms']:.2f}/{an['put_p99_ms']:.2f} ms + MQTT {an['mqtt_p50_ms']:.2f}/{an['mqtt_p99_ms']:.2f} ms (p50/p99)",
+        f"slice PUT {an['slice_put_p50_ms']:.2f}/{an['slice_put_p99_ms']:.2f} ms + MQTT "
+        f"{an['mqtt_p50_ms']:.2f}/{an['mqtt_p99_ms']:.2f} ms (p50/p99; ConfigMap PUT "
+        f"{an['put_p50_ms']:.2f}/{an['put_p99_ms']:.2f} ms)",
         f"p99 {r:.1f}x", "p99 <= 3x the sum", r <= 3)
     need = math.ceil(burst / 128)
-    put_time = burst / 128 / an["put_per_s"]
+    put_time = need / an["full_slice_put_per_s"]
     row(f"{burst:,} devices in a burst -> all published",
         f"{an['burst_s']:.2f} s, {an['burst_writes']} slice writes",
-        f"{need} writes needed; raw PUTs: {an['put_per_s']:.0f}/s ({put_time:.2f} s for {need})",
-        f"{an['burst_writes'] / need:.2f}x writes", "<= 2 s; writes <= 1.1x",
+        f"{need} writes needed; raw 128-device slice PUTs: {an['full_slice_put_per_s']:.0f}/s "
+        f"({put_time:.2f} s for {need})",
+        f"{an['burst_s'] / put_time:.2f}x time, {an['burst_writes'] / need:.2f}x writes",
+        "<= 2 s; writes <= 1.1x",
         an["burst_all_published"] and an["burst_s"] <= 2 and an["burst_writes"] <= 1.1 * need)
     row(f"steady state, {steady} s (scaled to 10 min)", f"{an['steady_writes']} writes ({an['steady_writes'] * 600 // steady} per 10 min)",
         "-", "-", "0 writes", an["steady_writes"] == 0)

@@ -18,6 +18,8 @@ bad() { fail=$((fail + 1)); echo "FAIL $*"; }
 port() { $py -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 ssl() { openssl "$@" >/dev/null 2>&1; }
 cd "$work"
+cp "$src/deploy/mosquitto/acl.conf" acl.conf # mosquitto drops to its own user: the source tree may be closed to it (a mktemp -d clone is 0700)
+chmod 644 acl.conf
 ssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.crt -days 1 -subj "/CN=netdra-test-ca"
 ssl req -x509 -newkey rsa:2048 -nodes -keyout evil-ca.key -out evil-ca.crt -days 1 -subj "/CN=evil-ca"
 cert() { # name, CN, CA, SAN (optional)
@@ -40,7 +42,7 @@ certfile $work/server.crt
 keyfile $work/server.key
 require_certificate true
 use_identity_as_username true
-acl_file $src/deploy/mosquitto/acl.conf
+acl_file $work/acl.conf
 EOF
 sed -e "s/$P1/$P2/" -e "s/server\./wrongname./g" broker.conf >wrong.conf
 mosquitto -c broker.conf >broker.log 2>&1 &
