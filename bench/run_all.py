@@ -10,6 +10,7 @@ import json
 import math
 import os
 import platform
+import re
 import shutil
 import signal
 import socket
@@ -17,6 +18,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 
 import yaml
 
@@ -159,25 +161,45 @@ try:
     # ---- controller RSS over device counts (static inventory) ----------------------------
     sizes = [0, 1000, 10000] if quick else [0, 1000, 10000, 100000]
     for count in sizes:
-        inv = os.path.join(work, f"inv-{count}.yaml")
-        devs = [{"id": f"d-{i}", "type": "camera", "vendor": "bench", "model": "m1",
-                 "attributes": {"fps": 30, "resolution": "1920x1080"}, "capacities": {"streams": 4},
-                 "attach": {"endpoint": f"rtsp://10.0.{i // 250 % 250}.{i % 250}:554/s"}} for i in range(count)]
-        payload = sum(len(json.dumps(d)) for d in devs)
-        with open(inv, "w") as f:
-            f.write(json.dumps({"pool": "rss", "devices": devs}))
+        # a directory of inventory files of at most 10,000 devices each (a single file is
+        # bounded at 1,000,000 YAML nodes, about 80,000 such devices)
+        inv = os.path.join(work, f"inv-{count}")
+        os.makedirs(inv, exist_ok=True)
+        payload = 0
+        for first in range(0, count, 10000):
+            devs = [{"id": f"d-{i}", "type": "camera", "vendor": "bench", "model": "m1",
+                     "attributes": {"fps": 30, "resolution": "1920x1080"}, "capacities": {"streams": 4},
+                     "attach": {"endpoint": f"rtsp://10.0.{i // 250 % 250}.{i % 250}:554/s"}}
+                    for i in range(first, min(count, first + 10000))]
+            payload += sum(len(json.dumps(d)) for d in devs)
+            with open(os.path.join(inv, f"part-{first // 10000:03d}.yaml"), "w") as f:
+                f.write(json.dumps({"pool": "rss", "devices": devs}))
         kc2, _, api_proc = apiserver(f"api-rss-{count}", with_proc=True)
+        mport = free_port()
         args = [f"{B}/controller/netdra-controller", "--kubeconfig", kc2, "--leader-election=false",
-                "--metrics-address", "", "--log-level", "warn", "--startup-delay", "60s"]
+                "--metrics-address", f"127.0.0.1:{mport}", "--log-level", "warn", "--startup-delay", "60s"]
         if count:
             args += ["--inventory", inv]
         p = start(args, f"controller-rss-{count}.log")
-        time.sleep(2 + count / 20000)
+        loaded, end = -1, time.time() + 10 + count / 5000
+        while time.time() < end:  # until every device is in the registry (bounded)
+            time.sleep(0.5)
+            try:
+                text = urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=2).read().decode()
+                m = re.search(r'^netdra_controller_discovery_events_total\{kind="added"\} (\d+)', text, re.M)
+                loaded = int(m.group(1)) if m else 0
+            except OSError:
+                continue
+            if loaded >= count:
+                break
+        time.sleep(1)
         kb = rss_kb(p.pid)
         anon = private_kb(p.pid)
         for q in (p, api_proc):  # stop both now: a busy stand-in would skew the next benchmarks
             q.terminate()
             q.wait()
+        if loaded < count:
+            raise SystemExit(f"controller RSS bench: only {loaded} of {count} devices were loaded")
         budget_kb = 8 * 1024 if count == 0 else 64 * 1024
         row(f"controller RSS, {count:,} devices", f"{kb / 1024:.1f} MB ({anon / 1024:.1f} MB private)",
             f"{payload / 1e6:.1f} MB of announcement payload" if count else "-",

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -37,6 +38,10 @@ static void on_startup(nd_loop *loop, nd_timer *t, void *data) {
   update_active(c);
 }
 
+/* After a large batch (an inventory load, a burst of announcements) the parser's peak is
+ * free heap: give it back to the system instead of keeping the peak as RSS. */
+static void release_free_heap(nd_loop *loop, void *data) { malloc_trim(0); }
+
 static void on_registry(nd_registry *r, const nd_change *changes, size_t n, void *data) {
   nd_controller *c = data;
   for (size_t i = 0; i < n; i++)
@@ -44,6 +49,8 @@ static void on_registry(nd_registry *r, const nd_change *changes, size_t n, void
       c->discovery_events[changes[i].kind]++;
   for (size_t i = 0; i < n; i++)
     nd_reconciler_trigger_pool(c->reconciler, changes[i].pool);
+  if (n >= 256)
+    nd_loop_defer(c->loop, release_free_heap, NULL);
 }
 
 static void on_released(nd_loop *loop, void *data) { nd_loop_stop(loop); }
