@@ -94,10 +94,10 @@ static const nd_config_field SLICES[] = {
     {"startupDelay", ND_CFG_DURATION, F(startup_delay_ms), "2s", "NETDRA_STARTUP_DELAY",
      "startup-delay", "wait this long for discovery before the first reconcile", .min = 0,
      .max = 600000},
-    {"debounce", ND_CFG_DURATION, F(debounce_ms), "50ms", "NETDRA_DEBOUNCE", "debounce",
+    {"debounce", ND_CFG_DURATION, F(debounce_ms), "100ms", "NETDRA_DEBOUNCE", "debounce",
      "a change that finds nothing being written is written at once; changes that come while "
      "writes are in flight are held until none has come for this long", .min = 1, .max = 60000},
-    {"debounceMax", ND_CFG_DURATION, F(debounce_max_ms), "1s", "NETDRA_DEBOUNCE_MAX",
+    {"debounceMax", ND_CFG_DURATION, F(debounce_max_ms), "3s", "NETDRA_DEBOUNCE_MAX",
      "debounce-max", "the longest a stream of changes is held before it is written", .min = 1,
      .max = 600000},
     {"resyncPeriod", ND_CFG_DURATION, F(resync_ms), "60s", "NETDRA_RESYNC_PERIOD",

@@ -603,9 +603,9 @@ nd_reconciler *nd_reconciler_new(nd_loop *loop, nd_k8s_client *k8s,
   rc->k8s = k8s;
   rc->opts = *opts;
   if (rc->opts.debounce_ms == 0)
-    rc->opts.debounce_ms = 50;
+    rc->opts.debounce_ms = 100;
   if (rc->opts.debounce_max_ms < rc->opts.debounce_ms)
-    rc->opts.debounce_max_ms = rc->opts.debounce_ms > 1000 ? rc->opts.debounce_ms : 1000;
+    rc->opts.debounce_max_ms = rc->opts.debounce_ms > 3000 ? rc->opts.debounce_ms : 3000;
   if (rc->opts.resync_ms == 0)
     rc->opts.resync_ms = 60000;
   if (rc->opts.max_backoff_ms == 0)

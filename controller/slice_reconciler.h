@@ -35,8 +35,8 @@ typedef struct {
   const char *driver;
   const char *api_version; /* "v1" or "v1beta2" */
   bool always_bump;        /* bump the pool generation on every change */
-  uint64_t debounce_ms;     /* quiet time that ends a burst; 0: 50 */
-  uint64_t debounce_max_ms; /* longest a burst is held; below debounce_ms: 1000 */
+  uint64_t debounce_ms;     /* quiet time that ends a burst; 0: 100 */
+  uint64_t debounce_max_ms; /* longest a burst is held; below debounce_ms: 3000 */
   uint64_t resync_ms;      /* 0: 60000; periodic level-triggered reconcile */
   uint64_t max_backoff_ms; /* 0: 30000 */
 } nd_reconciler_options;
