@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,8 +24,8 @@ static int fsync_parent_dir(const char *path) {
   return fsync(dfd);
 }
 
-int nd_write_file_atomic(const char *path, const char *data, size_t len, unsigned mode,
-                         nd_error_t *err) {
+static int write_replace(const char *path, const char *data, size_t len, unsigned mode,
+                         bool durable, nd_error_t *err) {
   cleanup_free char *copy = strdup(path);
   cleanup_free char *copy2 = strdup(path);
   cleanup_free char *tmp = NULL;
@@ -47,7 +48,7 @@ int nd_write_file_atomic(const char *path, const char *data, size_t len, unsigne
     }
     off += (size_t)w;
   }
-  if (fchmod(fd, mode) < 0 || fsync(fd) < 0) {
+  if (fchmod(fd, mode) < 0 || (durable && fsync(fd) < 0)) {
     int e = errno;
     unlink(tmp);
     return nd_error_make(err, e, "writing %s: chmod/fsync: %s", tmp, strerror(e));
@@ -57,9 +58,19 @@ int nd_write_file_atomic(const char *path, const char *data, size_t len, unsigne
     unlink(tmp);
     return nd_error_make(err, e, "renaming %s to %s: %s", tmp, path, strerror(e));
   }
-  if (fsync_parent_dir(path) < 0)
+  if (durable && fsync_parent_dir(path) < 0)
     return nd_error_make(err, errno, "fsync of the directory of %s: %s", path, strerror(errno));
   return 0;
+}
+
+int nd_write_file_atomic(const char *path, const char *data, size_t len, unsigned mode,
+                         nd_error_t *err) {
+  return write_replace(path, data, len, mode, true, err);
+}
+
+int nd_replace_file(const char *path, const char *data, size_t len, unsigned mode,
+                    nd_error_t *err) {
+  return write_replace(path, data, len, mode, false, err);
 }
 
 int nd_mkdir_p(const char *path, unsigned mode, nd_error_t *err) {

@@ -1,5 +1,6 @@
-/* atomic_file.h: crash-safe file writes for the node plugin's CDI specs and checkpoint
- * (temp file in the same directory, fsync, fchmod, rename, fsync of the directory). */
+/* atomic_file.h: crash-safe file writes for the node plugin's checkpoint and credential files
+ * (temp file in the same directory, fchmod, fsync, rename, fsync of the directory), the same
+ * without the fsyncs for files rebuilt at every start (CDI specs), mkdir -p, bounded reads. */
 #ifndef NETDRA_NODE_PLUGIN_ATOMIC_FILE_H
 #define NETDRA_NODE_PLUGIN_ATOMIC_FILE_H
 
@@ -11,6 +12,11 @@
  * '.' and does not end in .json, so CDI runtimes never read a half-written file. */
 int nd_write_file_atomic(const char *path, const char *data, size_t len, unsigned mode,
                          nd_error_t *err);
+/* The same (readers see the old or the new file, never a part), but not durable: no fsync of
+ * the file or the directory, so after a power loss the old, the new or an empty file may be
+ * found. For files the plugin rewrites at every start anyway (CDI specs). */
+int nd_replace_file(const char *path, const char *data, size_t len, unsigned mode,
+                    nd_error_t *err);
 /* mkdir -p; created components get mode. An existing directory is fine. */
 int nd_mkdir_p(const char *path, unsigned mode, nd_error_t *err);
 /* Read a whole file (heap, NUL-terminated) of at most max_len bytes. */

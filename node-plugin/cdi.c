@@ -366,7 +366,9 @@ int nd_cdi_write_claim_spec(const char *cdi_dir, const char *vendor, const char 
     return nd_error_make(err, ENOMEM, "CDI spec of claim %s: out of memory", claim_uid);
   if (nd_mkdir_p(cdi_dir, 0755, err) < 0)
     return nd_error_wrap(err, "CDI directory");
-  return nd_write_file_atomic(path, text, strlen(text), 0644, err);
+  /* not fsynced: the plugin rewrites the spec of every prepared claim at every start (from
+   * the checkpoint), so a spec lost to a power cut is back before the kubelet can ask */
+  return nd_replace_file(path, text, strlen(text), 0644, err);
 }
 
 int nd_cdi_remove_claim_spec(const char *cdi_dir, const char *vendor, const char *claim_uid,

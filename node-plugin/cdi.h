@@ -43,7 +43,8 @@ int nd_cdi_version_cmp(const char *a, const char *b);
 /* Build the spec object (new reference). Fails on invalid edits or names, or no devices. */
 json_t *nd_cdi_spec_build(const char *vendor, const nd_cdi_device *devices, size_t n,
                           nd_error_t *err);
-/* Build and write the spec of a claim atomically; creates cdi_dir (0755) when missing. */
+/* Build and write the spec of a claim atomically (readers never see a partial file; not
+ * fsynced: see nd_replace_file); creates cdi_dir (0755) when missing. */
 int nd_cdi_write_claim_spec(const char *cdi_dir, const char *vendor, const char *claim_uid,
                             const nd_cdi_device *devices, size_t n, nd_error_t *err);
 /* Remove the spec of a claim; a missing file is not an error. */

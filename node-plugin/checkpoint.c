@@ -11,12 +11,34 @@
 #include "atomic_file.h"
 #include "cleanup.h"
 
+/* One change waiting for the write that makes it durable (lives on its caller's stack). */
+typedef struct waiter {
+  const char *uid;
+  json_t *stored; /* the entry this change stored (NULL: removed); borrowed */
+  bool done;
+  int rc;
+  nd_error_t err;
+  struct waiter *next;
+} waiter;
+
+/* Group commit: a change is applied to `claims` under `mu` and queued on `pending`; the first
+ * caller that finds no write in progress becomes the writer, takes every queued change, copies
+ * `claims` (a shallow copy: stored entries are never modified, only replaced) and writes that
+ * copy with the lock released. Callers that queue meanwhile wait and are all covered by the
+ * next write, so concurrent prepares share one fsync instead of queueing behind one another. */
 struct nd_checkpoint {
   pthread_mutex_t mu;
+  pthread_cond_t cv;
   char *path;
   char *boot_id;
   bool rebooted;
-  json_t *claims; /* uid -> entry */
+  json_t *claims;  /* uid -> entry: the newest state (what get/all answer) */
+  json_t *durable; /* uid -> entry: the state in the file on disk */
+  waiter *pending; /* changes no write has taken yet (newest first) */
+  bool writing;
+  unsigned long writes;
+  nd_checkpoint_write_hook hook;
+  void *hook_data;
 };
 
 static int sha256_hex(const char *data, size_t len, char out[65]) {
@@ -167,9 +189,10 @@ static int load(nd_checkpoint *cp, nd_error_t *err) {
   return 0;
 }
 
-static int save_locked(nd_checkpoint *cp, nd_error_t *err) {
+/* Serialise and write claims (a private copy: runs without the lock). */
+static int save(nd_checkpoint *cp, json_t *claims, nd_error_t *err) {
   cleanup_json json_t *data = json_pack("{s:i, s:s, s:O}", "version", ND_CKPT_VERSION, "bootId",
-                                        cp->boot_id, "claims", cp->claims);
+                                        cp->boot_id, "claims", claims);
   if (data == NULL)
     return nd_error_make(err, ENOMEM, "checkpoint %s: out of memory", cp->path);
   cleanup_free char *canon = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
@@ -184,8 +207,74 @@ static int save_locked(nd_checkpoint *cp, nd_error_t *err) {
     return nd_error_make(err, ENOMEM, "checkpoint %s: out of memory", cp->path);
   if (nd_write_file_atomic(cp->path, text, strlen(text), 0600, err) < 0)
     return nd_error_wrap(err, "writing checkpoint");
-  cp->rebooted = false;
   return 0;
+}
+
+/* Called with mu held after the change of w was applied to claims and queued: returns once a
+ * write that covers it has finished, with that write's result. */
+static int commit_locked(nd_checkpoint *cp, waiter *w, nd_error_t *err) {
+  while (!w->done) {
+    if (cp->writing) {
+      pthread_cond_wait(&cp->cv, &cp->mu);
+      continue;
+    }
+    /* become the writer of every change queued so far */
+    waiter *group = cp->pending;
+    size_t n = 0;
+    for (waiter *g = group; g; g = g->next)
+      n++;
+    cp->pending = NULL;
+    cp->writing = true;
+    json_t *snap = json_copy(cp->claims);
+    nd_error_t werr = NULL;
+    pthread_mutex_unlock(&cp->mu);
+    if (cp->hook)
+      cp->hook(cp->hook_data, n);
+    int rc = snap ? save(cp, snap, &werr) : nd_error_make(&werr, ENOMEM, "checkpoint: out of memory");
+    pthread_mutex_lock(&cp->mu);
+    cp->writes++;
+    if (rc == 0) {
+      json_decref(cp->durable);
+      cp->durable = snap;
+      cp->rebooted = false;
+    } else {
+      json_decref(snap);
+      /* undo the changes of this group that nothing replaced since: back to what is on disk */
+      for (waiter *g = group; g; g = g->next) {
+        if (json_object_get(cp->claims, g->uid) != g->stored)
+          continue;
+        json_t *on_disk = json_object_get(cp->durable, g->uid);
+        if (on_disk)
+          json_object_set(cp->claims, g->uid, on_disk);
+        else
+          json_object_del(cp->claims, g->uid);
+      }
+    }
+    for (waiter *g = group; g; g = g->next) {
+      g->done = true;
+      g->rc = rc;
+      if (rc < 0)
+        nd_error_make(&g->err, werr->status, "%s", nd_error_msg(werr));
+    }
+    nd_error_release(&werr);
+    cp->writing = false;
+    pthread_cond_broadcast(&cp->cv);
+  }
+  if (w->rc < 0)
+    nd_error_move(err, &w->err);
+  nd_error_release(&w->err);
+  return w->rc;
+}
+
+/* Apply a change (entry NULL: remove) and wait until it is on disk. mu held. */
+static int change_locked(nd_checkpoint *cp, const char *uid, json_t *entry, nd_error_t *err) {
+  if (entry)
+    json_object_set_new(cp->claims, uid, entry);
+  else
+    json_object_del(cp->claims, uid);
+  waiter w = {.uid = uid, .stored = entry, .next = cp->pending};
+  cp->pending = &w;
+  return commit_locked(cp, &w, err);
 }
 
 nd_checkpoint *nd_checkpoint_open(const char *state_dir, const char *boot_id_path,
@@ -198,6 +287,7 @@ nd_checkpoint *nd_checkpoint_open(const char *state_dir, const char *boot_id_pat
   if (cp == NULL)
     return NULL;
   pthread_mutex_init(&cp->mu, NULL);
+  pthread_cond_init(&cp->cv, NULL);
   if (asprintf(&cp->path, "%s/checkpoint.json", state_dir) < 0) {
     cp->path = NULL;
     nd_checkpoint_free(cp);
@@ -205,7 +295,7 @@ nd_checkpoint *nd_checkpoint_open(const char *state_dir, const char *boot_id_pat
     return NULL;
   }
   cp->boot_id = read_boot_id(boot_id_path ? boot_id_path : "/proc/sys/kernel/random/boot_id", err);
-  if (cp->boot_id == NULL || load(cp, err) < 0) {
+  if (cp->boot_id == NULL || load(cp, err) < 0 || (cp->durable = json_copy(cp->claims)) == NULL) {
     nd_checkpoint_free(cp);
     return NULL;
   }
@@ -216,7 +306,9 @@ void nd_checkpoint_free(nd_checkpoint *cp) {
   if (cp == NULL)
     return;
   pthread_mutex_destroy(&cp->mu);
+  pthread_cond_destroy(&cp->cv);
   json_decref(cp->claims);
+  json_decref(cp->durable);
   free(cp->boot_id);
   free(cp->path);
   free(cp);
@@ -244,34 +336,41 @@ int nd_checkpoint_put(nd_checkpoint *cp, const char *claim_uid, const json_t *en
                       nd_error_t *err) {
   if (nd_checkpoint_check_entry(entry, claim_uid, err) < 0)
     return nd_error_wrap(err, "checkpoint entry");
+  json_t *copy = json_deep_copy(entry);
+  if (copy == NULL)
+    return nd_error_make(err, ENOMEM, "checkpoint: out of memory");
   pthread_mutex_lock(&cp->mu);
-  json_t *old = json_object_get(cp->claims, claim_uid);
-  json_t *saved = old ? json_incref(old) : NULL;
-  json_object_set_new(cp->claims, claim_uid, json_deep_copy(entry));
-  int r = save_locked(cp, err);
-  if (r < 0) {
-    if (saved)
-      json_object_set(cp->claims, claim_uid, saved);
-    else
-      json_object_del(cp->claims, claim_uid);
-  }
-  json_decref(saved);
+  int r = change_locked(cp, claim_uid, copy, err);
   pthread_mutex_unlock(&cp->mu);
   return r;
 }
 
 int nd_checkpoint_remove(nd_checkpoint *cp, const char *claim_uid, nd_error_t *err) {
   pthread_mutex_lock(&cp->mu);
-  json_t *old = json_object_get(cp->claims, claim_uid);
-  int r = 0;
-  if (old) {
-    json_t *saved = json_incref(old);
-    json_object_del(cp->claims, claim_uid);
-    r = save_locked(cp, err);
-    if (r < 0)
-      json_object_set(cp->claims, claim_uid, saved);
-    json_decref(saved);
-  }
+  int r = json_object_get(cp->claims, claim_uid) ? change_locked(cp, claim_uid, NULL, err) : 0;
   pthread_mutex_unlock(&cp->mu);
   return r;
+}
+
+unsigned long nd_checkpoint_writes(nd_checkpoint *cp) {
+  pthread_mutex_lock(&cp->mu);
+  unsigned long n = cp->writes;
+  pthread_mutex_unlock(&cp->mu);
+  return n;
+}
+
+size_t nd_checkpoint_waiting(nd_checkpoint *cp) {
+  pthread_mutex_lock(&cp->mu);
+  size_t n = 0;
+  for (waiter *w = cp->pending; w; w = w->next)
+    n++;
+  pthread_mutex_unlock(&cp->mu);
+  return n;
+}
+
+void nd_checkpoint_set_write_hook(nd_checkpoint *cp, nd_checkpoint_write_hook hook, void *data) {
+  pthread_mutex_lock(&cp->mu);
+  cp->hook = hook;
+  cp->hook_data = data;
+  pthread_mutex_unlock(&cp->mu);
 }

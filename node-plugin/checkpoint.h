@@ -8,18 +8,23 @@
  *                      "status":"pending"|"attaching"|"attached",
  *                      "sliceDevice":{..},"config":{..}|null,"state":<backend state>|null,
  *                      "edits":{..}|null,"cdiName":"..."|null,"vendorCdiId":"..."|null}]}
- * Two phases: an entry is written as prepare-started before the first attach, every device
- * is marked attaching before its backend is called and attached (with its state) after, and
- * the entry becomes prepare-completed once the CDI spec is on disk. A plugin that starts and
+ * Two phases: an entry is written as prepare-started, every device marked attaching, before
+ * the first attach, and written again as prepare-completed (devices attached, with their
+ * state) once the CDI spec is in place. A plugin that starts and
  * finds a prepare-started entry rolls it back (detaches every device that is attaching or
  * attached) so that nothing stays attached twice. The boot id tells a restart from a reboot
  * (CDI specs live on tmpfs and are rebuilt from completed entries).
- * All calls are thread-safe. */
+ * All calls are thread-safe. Writes are group-committed: put and remove return once the file
+ * holding the change is on disk (written to a temp file, fsync, rename, fsync of the
+ * directory), and changes made by concurrent callers while a write is in progress share the
+ * next write. No lock is held during the write; get and all never wait for one. Changes of one
+ * claim must not be made concurrently (the driver serialises them per claim). */
 #ifndef NETDRA_NODE_PLUGIN_CHECKPOINT_H
 #define NETDRA_NODE_PLUGIN_CHECKPOINT_H
 
 #include <jansson.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #include "error.h"
 
@@ -52,8 +57,18 @@ json_t *nd_checkpoint_all(nd_checkpoint *cp);
  * in-memory state is restored to what is on disk. */
 int nd_checkpoint_put(nd_checkpoint *cp, const char *claim_uid, const json_t *entry,
                       nd_error_t *err);
-/* Remove the entry of a claim and write the file; no entry is not an error. */
+/* Remove the entry of a claim and write the file; no entry is not an error. On a write
+ * failure the entry is restored. */
 int nd_checkpoint_remove(nd_checkpoint *cp, const char *claim_uid, nd_error_t *err);
+
+/* Number of file writes so far (each covers one or more changes). */
+unsigned long nd_checkpoint_writes(nd_checkpoint *cp);
+/* Number of changes queued for the next write (those not yet taken by a writer). */
+size_t nd_checkpoint_waiting(nd_checkpoint *cp);
+/* Test seam: hook(data, changes) runs in the writing thread, without the lock, right before
+ * each file write; changes is how many changes that write covers. NULL removes it. */
+typedef void (*nd_checkpoint_write_hook)(void *data, size_t changes);
+void nd_checkpoint_set_write_hook(nd_checkpoint *cp, nd_checkpoint_write_hook hook, void *data);
 
 /* Validate one entry (shape described above); what names it in messages. */
 int nd_checkpoint_check_entry(const json_t *entry, const char *what, nd_error_t *err);

@@ -181,13 +181,13 @@ static int detach_entry(nd_driver *d, const char *uid, json_t *entry, nd_error_t
   return rc;
 }
 
-/* Write (or remove, when no device has our CDI name) the CDI spec of a completed entry, and
- * fill the outcome's device list. */
-static int write_spec_and_outcome(nd_driver *d, const char *uid, const json_t *entry,
-                                  nd_claim_outcome *out, nd_error_t *err) {
+/* Write (or remove, when no device has our CDI name) the CDI spec of an entry. */
+static int write_spec(nd_driver *d, const char *uid, const json_t *entry, nd_error_t *err) {
   const json_t *devs = json_object_get(entry, "devices");
   size_t n = json_array_size(devs);
   nd_cdi_device *cdi = calloc(n ? n : 1, sizeof(*cdi));
+  if (cdi == NULL)
+    return nd_error_make(err, ENOMEM, "out of memory");
   size_t n_cdi = 0;
   size_t i;
   json_t *dev;
@@ -202,9 +202,16 @@ static int write_spec_and_outcome(nd_driver *d, const char *uid, const json_t *e
   int r = n_cdi ? nd_cdi_write_claim_spec(d->cdi_dir, d->driver_name, uid, cdi, n_cdi, err)
                 : nd_cdi_remove_claim_spec(d->cdi_dir, d->driver_name, uid, err);
   free(cdi);
-  if (r < 0 || out == NULL)
-    return r;
+  return r;
+}
+
+/* Fill the outcome's device list from a completed entry. */
+static void fill_outcome(nd_driver *d, const json_t *entry, nd_claim_outcome *out) {
+  const json_t *devs = json_object_get(entry, "devices");
+  size_t n = json_array_size(devs);
   out->devices = calloc(n ? n : 1, sizeof(*out->devices));
+  size_t i;
+  json_t *dev;
   json_array_foreach(devs, i, dev) {
     nd_prepared_device *pd = &out->devices[out->n_devices++];
     pd->request = strdup(json_string_value(json_object_get(dev, "request")));
@@ -214,7 +221,6 @@ static int write_spec_and_outcome(nd_driver *d, const char *uid, const json_t *e
     const char *name = json_string_value(json_object_get(dev, "cdiName"));
     pd->cdi_id = vendor ? strdup(vendor) : name ? nd_cdi_qualified_id(d->driver_name, name) : NULL;
   }
-  return 0;
 }
 
 static json_t *get_claim(nd_driver *d, const char *ns, const char *name, const char *uid,
@@ -332,7 +338,10 @@ static int prepare_locked(nd_driver *d, const json_t *claim, const char *ns, con
   if (entry && strcmp(json_string_value(json_object_get(entry, "phase")),
                       ND_CKPT_PREPARE_COMPLETED) == 0) {
     /* idempotent repeat: same answer, spec rewritten in case it went missing */
-    return write_spec_and_outcome(d, uid, entry, out, err);
+    if (write_spec(d, uid, entry, err) < 0)
+      return -1;
+    fill_outcome(d, entry, out);
+    return 0;
   }
   /* a failed earlier attempt whose rollback did not finish: finish it first */
   if (entry && rollback_and_forget(d, uid, entry) < 0)
@@ -344,15 +353,19 @@ static int prepare_locked(nd_driver *d, const json_t *claim, const char *ns, con
     return -1;
   if (nd_mkdir_p(claim_dir, 0700, err) < 0)
     return -1;
-  if (nd_checkpoint_put(d->cp, uid, entry, err) < 0)
-    return -1;
+  /* One durable write before the first backend call: every device recorded attaching. A crash
+   * from here until prepare-completed is on disk rolls all of them back at the next start, and
+   * the backends' detach accepts a null state (an attach that may or may not have happened),
+   * so no per-device write is needed: two checkpoint writes per prepare whatever the number of
+   * devices. */
   json_t *devs = json_object_get(entry, "devices");
   size_t i;
   json_t *dev;
-  json_array_foreach(devs, i, dev) {
+  json_array_foreach(devs, i, dev)
     json_object_set_new(dev, "status", json_string(ND_CKPT_DEV_ATTACHING));
-    if (nd_checkpoint_put(d->cp, uid, entry, err) < 0)
-      goto fail;
+  if (nd_checkpoint_put(d->cp, uid, entry, err) < 0)
+    return -1;
+  json_array_foreach(devs, i, dev) {
     const char *type = json_string_value(json_object_get(dev, "type"));
     const nd_backend *be = nd_backend_for_type(type);
     nd_attach_request req;
@@ -362,7 +375,7 @@ static int prepare_locked(nd_driver *d, const json_t *claim, const char *ns, con
       nd_attach_result_clear(&res);
       __atomic_add_fetch(&d->stats.attach_errors, 1, __ATOMIC_RELAXED);
       nd_error_wrap(err, "attaching %s device %s/%s", type, req.pool, req.device);
-      goto fail;
+      goto fail_at;
     }
     json_object_set_new(dev, "status", json_string(ND_CKPT_DEV_ATTACHED));
     json_object_set(dev, "state", res.state ? res.state : json_null());
@@ -376,7 +389,7 @@ static int prepare_locked(nd_driver *d, const json_t *claim, const char *ns, con
         json_decref(edits);
         nd_attach_result_clear(&res);
         nd_error_wrap(err, "backend %s returned invalid CDI edits", type);
-        goto fail;
+        goto fail_at;
       }
       json_object_set_new(dev, "edits", edits);
       char *cdi_name = nd_cdi_device_name(uid, req.request, req.device);
@@ -386,15 +399,19 @@ static int prepare_locked(nd_driver *d, const json_t *claim, const char *ns, con
     nd_attach_result_clear(&res);
     ND_LOG_INFO("driver", "attached", ND_KV_S("claim", uid), ND_KV_S("pool", req.pool),
                 ND_KV_S("device", req.device), ND_KV_S("type", type));
-    if (nd_checkpoint_put(d->cp, uid, entry, err) < 0)
-      goto fail;
   }
-  if (write_spec_and_outcome(d, uid, entry, NULL, err) < 0)
+  if (write_spec(d, uid, entry, err) < 0)
     goto fail;
   json_object_set_new(entry, "phase", json_string(ND_CKPT_PREPARE_COMPLETED));
   if (nd_checkpoint_put(d->cp, uid, entry, err) < 0)
     goto fail;
-  return write_spec_and_outcome(d, uid, entry, out, err);
+  fill_outcome(d, entry, out);
+  return 0;
+fail_at:
+  /* the backend of device i was called (its attach may have half happened): detach it; those
+   * after it were never called: nothing to detach */
+  for (size_t k = i + 1; k < json_array_size(devs); k++)
+    json_object_set_new(json_array_get(devs, k), "status", json_string(ND_CKPT_DEV_PENDING));
 fail:
   rollback_and_forget(d, uid, entry);
   return -1;
@@ -600,7 +617,7 @@ void nd_driver_recover(nd_driver *d) {
       continue;
     }
     cleanup_error nd_error_t err = NULL;
-    if (write_spec_and_outcome(d, uid, entry, NULL, &err) < 0)
+    if (write_spec(d, uid, entry, &err) < 0)
       ND_LOG_ERROR("driver", "cdi-rebuild-failed", ND_KV_S("claim", uid),
                    ND_KV_S("error", nd_error_msg(err)));
     else
