@@ -15,6 +15,7 @@
 #include "claim_config.h"
 #include "cleanup.h"
 #include "log.h"
+#include "memtrim.h"
 
 typedef enum { JOB_PREPARE, JOB_UNPREPARE } job_kind;
 
@@ -56,8 +57,12 @@ struct nd_driver {
   int n_threads;
   claim_lock *locks;
   size_t in_flight; /* loop thread only */
+  nd_memtrim *trim; /* heap pages back to the kernel once calls stop */
   nd_driver_stats stats;
 };
+
+/* after the last call of a burst, how long to wait before trimming the heap */
+#define TRIM_DELAY_MS 1000
 
 /* ---- per-claim serialisation ---- */
 
@@ -481,6 +486,8 @@ static void batch_done_on_loop(nd_loop *loop, void *data) {
     outcome_clear(&b->outcomes[i]);
   free(b->outcomes);
   free(b);
+  if (d->in_flight == 0 && d->trim)
+    nd_memtrim_poke(d->trim);
 }
 
 static void run_job(nd_driver *d, job *j) {
@@ -671,6 +678,10 @@ nd_driver *nd_driver_new(const nd_driver_options *o, nd_error_t *err) {
   d->cp = o->checkpoint;
   pthread_mutex_init(&d->mu, NULL);
   pthread_cond_init(&d->cv, NULL);
+  if (d->loop && (d->trim = nd_memtrim_new(d->loop, TRIM_DELAY_MS, err)) == NULL) {
+    nd_driver_free(d);
+    return NULL;
+  }
   int n = o->workers > 0 ? o->workers : 4;
   d->threads = calloc((size_t)n, sizeof(pthread_t));
   for (int i = 0; i < n; i++) {
@@ -695,6 +706,7 @@ void nd_driver_free(nd_driver *d) {
   for (int i = 0; i < d->n_threads; i++)
     pthread_join(d->threads[i], NULL);
   free(d->threads);
+  nd_memtrim_free(d->trim);
   pthread_mutex_destroy(&d->mu);
   pthread_cond_destroy(&d->cv);
   free(d->driver_name);
