@@ -21,7 +21,9 @@ import tempfile
 import time
 import urllib.request
 
-import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import prepare_env  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--build", required=True)
@@ -122,11 +124,14 @@ try:
         row("gRPC unary round trip p50 (256 B)", f"{gr['p50_us']:.1f} us (p99 {gr['p99_us']:.1f})",
             f"ping-pong {pp['p50_us']:.1f} us", f"{r:.2f}x", "<= 3x", r <= 3)
 
-    # ---- instructions per announcement (callgrind) ---------------------------------------
+    # ---- instructions per announcement and per prepare (callgrind) ---------------------------------------
     if want("instructions"):
         ins = run_json([PY, f"{S}/bench/instructions.py", "--build", B, "--source", S])
         row("instructions per announcement (parse + registry)", f"{ins['instructions_per_announcement']:,}",
             "-", "-", "reported; CI checks +10% vs bench/baseline.json", True)
+        row("instructions per prepare + unprepare cycle (the node plugin, every layer; camera + GPU claim)",
+            f"{ins['instructions_per_prepare_cycle']:,}", "-", "-",
+            "reported; CI checks +10% vs bench/baseline.json (Debug build)", True)
 
     # ---- MQTT announce -> slice, burst, steady state -------------------------------------
     if want("announce"):
@@ -224,51 +229,16 @@ try:
     # ---- node plugin: prepare/unprepare --------------------------------------------------
     if want("prepare"):
         kc3, _ = apiserver("api-prepare")
-        node = "bench-node"
-        groot = os.path.join(work, "gpu-root")
-        shutil.copytree(f"{S}/tests/node-plugin/fake-roots/nvidia", groot, symlinks=True)
-        shutil.rmtree(os.path.join(groot, "etc", "cdi"), ignore_errors=True)
         threads = 8
-        objs = [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}},
-                {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice", "metadata": {"name": "bench-cams"},
-                 "spec": {"driver": "netdra.dev", "pool": {"name": "cams", "generation": 0, "resourceSliceCount": 1},
-                          "allNodes": True, "devices": [
-                              {"name": f"cam-{i}", "attributes": {"type": {"string": "camera"},
-                                                                  "endpoint": {"string": f"rtsp://127.0.0.1:554/{i}"}}}
-                              for i in range(threads)]}}]
-        for i in range(threads):
-            objs.append({"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
-                         "metadata": {"name": f"bench-{i}", "namespace": "default"},
-                         "spec": {"devices": {"requests": [
-                             {"name": "cam", "exactly": {"deviceClassName": "camera.netdra.dev"}},
-                             {"name": "gpu", "exactly": {"deviceClassName": "gpu.netdra.dev"}}]}}})
-        with open(os.path.join(work, "objs.yaml"), "w") as f:
-            yaml.safe_dump_all(objs, f)
-        kctl(kc3, "apply", "-f", os.path.join(work, "objs.yaml"), "-f", f"{S}/deploy/manifests/deviceclasses.yaml")
+        groot = prepare_env.gpu_root(S, work)
+        prepare_env.load_objects(S, kc3, work, threads)
         pdir = os.path.join(work, "plugin")
         os.makedirs(pdir)
-        plug = start(a.plugin_prefix.split() + [f"{B}/node-plugin/netdra-node-plugin", "--node-name", node, "--kubeconfig", kc3,
-                      "--plugin-dir", f"{pdir}/plugins", "--registry-dir", f"{pdir}/registry", "--cdi-dir",
-                      f"{pdir}/cdi", "--state-dir", f"{pdir}/state", "--dev-root", groot, "--local-gpus",
-                      "--metrics-address", "", "--log-level", "warn", "--workers", "8"], "node-plugin.log")
+        plug = start(a.plugin_prefix.split() + prepare_env.plugin_command(B, kc3, pdir, groot, threads),
+                     "node-plugin.log")
         wait_file(f"{pdir}/plugins/dra.sock")
-        time.sleep(1.5)  # the GPU slice is published
-        # one GPU per claim is not enough for 8 claims: give each claim the same GPU via a
-        # second slice? The fake root has 2 GPUs; allocate claims 0..1 with GPUs, the rest camera-only
-        uids = {}
-        for i in range(threads):
-            out = subprocess.run([PY, f"{S}/tests/tools/standin_allocator.py", "--kubeconfig", kc3, "--node", node,
-                                  "--claim", f"default/bench-{i}", "-q"], capture_output=True, text=True)
-            if out.returncode != 0:  # no GPU left: a camera-only claim
-                c = subprocess.run([PY, f"{S}/tests/apiserver/kubectl_lite.py", "--kubeconfig", kc3, "delete", "-f", "/dev/stdin"],
-                                   input=yaml.safe_dump(objs[2 + i]), capture_output=True, text=True)
-                o = dict(objs[2 + i])
-                o["spec"] = {"devices": {"requests": [{"name": "cam", "exactly": {"deviceClassName": "camera.netdra.dev"}}]}}
-                subprocess.run([PY, f"{S}/tests/apiserver/kubectl_lite.py", "--kubeconfig", kc3, "apply", "-f", "/dev/stdin"],
-                               input=yaml.safe_dump(o), capture_output=True, text=True, check=True)
-                out = subprocess.run([PY, f"{S}/tests/tools/standin_allocator.py", "--kubeconfig", kc3, "--node", node,
-                                      "--claim", f"default/bench-{i}", "-q"], capture_output=True, text=True, check=True)
-            uids[i] = json.loads(out.stdout.splitlines()[-1])["uid"]
+        # the fake root has 2 GPUs: claims 0 and 1 get camera + GPU, the rest a camera
+        uids = prepare_env.allocate(S, kc3, threads)
         idle_plugin = rss_kb(plug.pid)
         idle_plugin_anon = private_kb(plug.pid)
         # the memory floor: a process with the same libraries that made one GET with the same client
