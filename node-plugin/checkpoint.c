@@ -201,7 +201,7 @@ static json_t *parse_legacy(nd_checkpoint *cp, const char *text, size_t len, nd_
   return json_incref(data);
 }
 
-/* The payload of a slot: the compact dump of data, at most max_payload bytes. */
+/* The payload of a slot: the compact dump of data, at most ND_CKPT_MAX_PAYLOAD bytes. */
 static char *dump_data(nd_checkpoint *cp, json_t *data, size_t *len, nd_error_t *err) {
   char *text = json_dumps(data, JSON_COMPACT);
   if (text == NULL) {
@@ -224,13 +224,13 @@ static int load(nd_checkpoint *cp, nd_error_t *err) {
   size_t len = 0;
   cleanup_error nd_error_t rerr = NULL;
   if (nd_read_file(cp->path, ND_CKPT_MAX_BYTES, &text, &len, &rerr) < 0) {
-    if (rerr->status != ENOENT) {
-      nd_error_move(err, &rerr);
-      return nd_error_wrap(err, "checkpoint");
-    }
+    if (rerr->status != ENOENT)
+      return nd_error_make(err, rerr->status, "checkpoint: %s", nd_error_msg(rerr));
     cleanup_json json_t *data = json_pack("{s:i, s:s, s:{}}", "version", ND_CKPT_VERSION, "bootId",
                                           cp->boot_id, "claims");
-    cleanup_free char *payload = data ? dump_data(cp, data, &len, err) : NULL;
+    if (data == NULL)
+      return nd_error_make(err, ENOMEM, "checkpoint %s: out of memory", cp->path);
+    cleanup_free char *payload = dump_data(cp, data, &len, err);
     if (payload == NULL || check_data(cp, data, err) < 0)
       return -1;
     cp->file = nd_slot_file_create(cp->path, 0600, payload, len, 1, ND_CKPT_SLOT_BYTES, err);
