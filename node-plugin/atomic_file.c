@@ -116,13 +116,25 @@ int nd_read_file(const char *path, size_t max_len, char **data, size_t *len, nd_
   if ((size_t)st.st_size > max_len)
     return nd_error_make(err, EFBIG, "reading %s: %lld bytes is over the limit of %zu", path,
                          (long long)st.st_size, max_len);
-  /* read to EOF: files in /proc report a size of 0 */
-  cleanup_free char *buf = malloc(max_len + 1);
+  /* read to EOF (files in /proc report a size of 0) into a buffer sized from the file's size,
+   * grown while needed, never over max_len (not max_len up front: the checkpoint allows 64 MiB) */
+  size_t cap = st.st_size > 0 ? (size_t)st.st_size : 4096;
+  if (cap > max_len)
+    cap = max_len;
+  cleanup_free char *buf = malloc(cap + 1);
   if (buf == NULL)
     return nd_error_make(err, ENOMEM, "reading %s: out of memory", path);
   size_t off = 0;
   while (off < max_len) {
-    ssize_t r = read(fd, buf + off, max_len - off);
+    if (off == cap) {
+      size_t ncap = cap > max_len / 2 ? max_len : 2 * cap;
+      char *nbuf = realloc(buf, ncap + 1);
+      if (nbuf == NULL)
+        return nd_error_make(err, ENOMEM, "reading %s: out of memory", path);
+      buf = nbuf;
+      cap = ncap;
+    }
+    ssize_t r = read(fd, buf + off, cap - off);
     if (r < 0 && errno == EINTR)
       continue;
     if (r < 0)
