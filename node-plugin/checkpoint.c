@@ -11,6 +11,7 @@
 
 #include "atomic_file.h"
 #include "cleanup.h"
+#include "log.h"
 #include "slot_file.h"
 
 /* One change waiting for the write that makes it durable (lives on its caller's stack). */
@@ -254,6 +255,11 @@ static int load(nd_checkpoint *cp, nd_error_t *err) {
       nd_slot_content_clear(&c);
       return -1;
     }
+    /* a write the last run did not finish (or a damaged slot): worth a line */
+    if (strcmp(c.other, "empty") != 0 && strcmp(c.other, "valid, older") != 0)
+      ND_LOG_WARN("checkpoint", "slot-skipped", ND_KV_S("file", cp->path),
+                  ND_KV_I("slot", 1 - c.slot), ND_KV_S("fault", c.other),
+                  ND_KV_I("used_slot", c.slot), ND_KV_I("sequence", (long long)c.seq));
     nd_slot_content_clear(&c);
     return 0;
   }

@@ -166,14 +166,17 @@ int nd_slot_file_parse(const char *path, const char *data, size_t len, nd_slot_c
                            .slot = (unsigned)best,
                            .slot_bytes = (size_t)slot_bytes,
                            .file_bytes = len};
+  const char *other = why[1 - best];
+  snprintf(out->other, sizeof(out->other), "%s",
+           other ? other : "valid, older"); /* NULL: valid with a lower sequence number */
   return 0;
 }
 
 int nd_slot_file_image(const char *payload, size_t len, uint64_t seq, size_t min_slot_bytes,
                        char **image, size_t *image_len, nd_error_t *err) {
   size_t s = min_slot_bytes;
-  if (s < 4096 || s % 4096 != 0)
-    return nd_error_make(err, EINVAL, "slot size %zu is not a multiple of 4096", s);
+  if (s < 4096 || s % 4096 != 0 || s > MAX_SLOT_BYTES)
+    return nd_error_make(err, EINVAL, "slot size %zu is not a multiple of 4096 up to 1 GiB", s);
   while (s - ND_SLOT_HEADER_BYTES < len) {
     if (s >= MAX_SLOT_BYTES)
       return nd_error_make(err, EFBIG, "a payload of %zu bytes is over the largest slot", len);
@@ -323,5 +326,4 @@ void nd_slot_file_close(nd_slot_file *f) {
 }
 
 size_t nd_slot_file_slot_bytes(const nd_slot_file *f) { return f->slot_bytes; }
-uint64_t nd_slot_file_seq(const nd_slot_file *f) { return f->seq; }
 unsigned long nd_slot_file_growths(const nd_slot_file *f) { return f->growths; }

@@ -41,6 +41,7 @@ typedef struct {
   unsigned slot;     /* 0 or 1 */
   size_t slot_bytes; /* S of the file header */
   size_t file_bytes; /* size of what was parsed */
+  char other[96];    /* why the other slot was not taken: "", "empty", "checksum mismatch".. */
 } nd_slot_content;
 void nd_slot_content_clear(nd_slot_content *c);
 
@@ -74,7 +75,6 @@ nd_slot_file *nd_slot_file_open(const char *path, unsigned mode, const nd_slot_c
 int nd_slot_file_write(nd_slot_file *f, const char *payload, size_t len, nd_error_t *err);
 void nd_slot_file_close(nd_slot_file *f);
 size_t nd_slot_file_slot_bytes(const nd_slot_file *f);
-uint64_t nd_slot_file_seq(const nd_slot_file *f);
 /* Number of times the file was grown since it was opened. */
 unsigned long nd_slot_file_growths(const nd_slot_file *f);
 

@@ -128,6 +128,10 @@ static void test_torn_newest_slot_keeps_previous(void **state) {
   /* a write that reached the disk only partly: bytes mid-payload are old or garbage */
   overwrite(fx->path, slot_at(4096, 1) + ND_SLOT_HEADER_BYTES + 1500, "garbage", 7);
   expect_state(fx->path, "previous", 1, 0);
+  nd_slot_content torn = {0};
+  assert_int_equal(parse(fx->path, &torn, NULL), 0);
+  assert_string_equal(torn.other, "checksum mismatch"); /* what the reader can report */
+  nd_slot_content_clear(&torn);
   /* only the first sectors landed: the rest of the slot is zeros */
   static char zeros[2048];
   overwrite(fx->path, slot_at(4096, 1) + 1024, zeros, sizeof(zeros));
