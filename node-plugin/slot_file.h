@@ -12,7 +12,9 @@
  *     0 magic "NDCKPTS1" | 8 u32 format version (1) | 12 u32 slot index i | 16 u64 sequence
  *     24 u64 payload length | 32 sha256 of bytes 0..31 and the payload | 64 payload
  * Every block of the file is written (zeros) when it is created, so an in-place write changes
- * neither its size nor its allocation: fdatasync has only data to flush.
+ * neither its size nor its allocation: fdatasync has only data to flush. (fallocate alone would
+ * leave unwritten extents on ext4/xfs, whose first overwrite is a metadata change that
+ * fdatasync must commit to the journal; writing the zeros is the preallocation.)
  *
  * A write goes to the slot that does not hold the newest state, with the next sequence number;
  * a write torn by a crash leaves that slot invalid (checksum) and the other one, the previous
@@ -41,7 +43,8 @@ typedef struct {
   unsigned slot;     /* 0 or 1 */
   size_t slot_bytes; /* S of the file header */
   size_t file_bytes; /* size of what was parsed */
-  char other[96];    /* why the other slot was not taken: "", "empty", "checksum mismatch".. */
+  char other[96];    /* why the other slot was not taken: "valid, older", "empty" (never
+                      * written), or its fault ("checksum mismatch", "bad magic", ...) */
 } nd_slot_content;
 void nd_slot_content_clear(nd_slot_content *c);
 
