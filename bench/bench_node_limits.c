@@ -3,9 +3,12 @@
  *   get:   raw GET of a ResourceClaim from the same API server with the same REST client the
  *          node plugin uses (p50/p99 of one stream; GETs per second with T streams sharing
  *          one client, as the plugin's workers do);
- *   write: raw durable replace of a file of the checkpoint's size in the same directory
- *          (temp file, fsync, rename, fsync of the directory: what one checkpoint write costs),
- *          p50/p99 and writes per second from one thread.
+ *   slot:  raw in-place write of a payload of the checkpoint's size into a slot file in the
+ *          same directory (slot_file.h: one pwrite + one fdatasync: what one checkpoint write
+ *          costs), p50/p99 and writes per second from one thread;
+ *   write: raw durable replace of a file of that size (temp file, fsync, rename, fsync of the
+ *          directory: what a checkpoint write cost before the slot file, and what its growth
+ *          costs), the same figures, for comparison.
  * usage: bench_node_limits KUBECONFIG CLAIM_PATH THREADS N DIR BYTES
  * Prints one JSON object. Loops are bounded by N. */
 #include <pthread.h>
@@ -18,6 +21,7 @@
 #include "bench_stats.h"
 #include "cleanup.h"
 #include "k8s_client.h"
+#include "slot_file.h"
 
 /* percentile of nanosecond samples, in us */
 static double pct_us(uint64_t *v, size_t n, int p) { return (double)bench_percentile(v, n, p) / 1000.0; }
@@ -95,10 +99,31 @@ int main(int argc, char **argv) {
   double writes_per_s = n / ((double)(bench_now_ns() - start) / 1e9);
   remove(path);
   double w_p50 = pct_us(lat, (size_t)n, 50), w_p99 = pct_us(lat, (size_t)n, 99);
+
+  /* in-place slot write of the same payload (the file created once, as the checkpoint's is) */
+  cleanup_free char *slot_path = NULL;
+  if (asprintf(&slot_path, "%s/bench-limit.slots", argv[5]) < 0)
+    return 1;
+  nd_slot_file *sf = nd_slot_file_create(slot_path, 0600, data, bytes, 1, 4096, &err);
+  if (sf == NULL)
+    return fprintf(stderr, "bench_node_limits: %s\n", nd_error_msg(err)), 1;
+  start = now_ns();
+  for (int i = 0; i < n; i++) {
+    uint64_t t = now_ns();
+    if (nd_slot_file_write(sf, data, bytes, &err) < 0)
+      return fprintf(stderr, "bench_node_limits: %s\n", nd_error_msg(err)), 1;
+    lat[i] = now_ns() - t;
+  }
+  double slot_writes_per_s = n / ((double)(now_ns() - start) / 1e9);
+  nd_slot_file_close(sf);
+  remove(slot_path);
+  double s_p50 = pct_us(lat, (size_t)n, 50), s_p99 = pct_us(lat, (size_t)n, 99);
   printf("{\"get_p50_us\":%.1f,\"get_p99_us\":%.1f,\"gets_per_s\":%.0f,\"get_threads\":%d,"
          "\"get_failures\":%d,\"write_p50_us\":%.1f,\"write_p99_us\":%.1f,\"writes_per_s\":%.0f,"
+         "\"slot_write_p50_us\":%.1f,\"slot_write_p99_us\":%.1f,\"slot_writes_per_s\":%.0f,"
          "\"write_bytes\":%zu}\n",
-         get_p50, get_p99, gets_per_s, threads, failures, w_p50, w_p99, writes_per_s, bytes);
+         get_p50, get_p99, gets_per_s, threads, failures, w_p50, w_p99, writes_per_s, s_p50, s_p99,
+         slot_writes_per_s, bytes);
   free(data);
   free(lat);
   free(g);

@@ -24,8 +24,9 @@ static int fsync_parent_dir(const char *path) {
   return fsync(dfd);
 }
 
+/* keep_fd: NULL, or where the new file, open read-write, goes on success */
 static int write_replace(const char *path, const char *data, size_t len, unsigned mode,
-                         bool durable, nd_error_t *err) {
+                         bool durable, int *keep_fd, nd_error_t *err) {
   cleanup_free char *copy = strdup(path);
   cleanup_free char *copy2 = strdup(path);
   cleanup_free char *tmp = NULL;
@@ -58,6 +59,9 @@ static int write_replace(const char *path, const char *data, size_t len, unsigne
     unlink(tmp);
     return nd_error_make(err, e, "renaming %s to %s: %s", tmp, path, strerror(e));
   }
+  /* from here the new file is in place: a caller that keeps it gets it even on an error */
+  if (keep_fd)
+    *keep_fd = nd_steal_fd(fd);
   if (durable && fsync_parent_dir(path) < 0)
     return nd_error_make(err, errno, "fsync of the directory of %s: %s", path, strerror(errno));
   return 0;
@@ -65,12 +69,18 @@ static int write_replace(const char *path, const char *data, size_t len, unsigne
 
 int nd_write_file_atomic(const char *path, const char *data, size_t len, unsigned mode,
                          nd_error_t *err) {
-  return write_replace(path, data, len, mode, true, err);
+  return write_replace(path, data, len, mode, true, NULL, err);
+}
+
+int nd_write_file_atomic_open(const char *path, const char *data, size_t len, unsigned mode,
+                              int *fd, nd_error_t *err) {
+  *fd = -1;
+  return write_replace(path, data, len, mode, true, fd, err);
 }
 
 int nd_replace_file(const char *path, const char *data, size_t len, unsigned mode,
                     nd_error_t *err) {
-  return write_replace(path, data, len, mode, false, err);
+  return write_replace(path, data, len, mode, false, NULL, err);
 }
 
 int nd_mkdir_p(const char *path, unsigned mode, nd_error_t *err) {
@@ -106,13 +116,25 @@ int nd_read_file(const char *path, size_t max_len, char **data, size_t *len, nd_
   if ((size_t)st.st_size > max_len)
     return nd_error_make(err, EFBIG, "reading %s: %lld bytes is over the limit of %zu", path,
                          (long long)st.st_size, max_len);
-  /* read to EOF: files in /proc report a size of 0 */
-  cleanup_free char *buf = malloc(max_len + 1);
+  /* read to EOF (files in /proc report a size of 0) into a buffer sized from the file's size,
+   * grown while needed, never over max_len (not max_len up front: the checkpoint allows 64 MiB) */
+  size_t cap = st.st_size > 0 ? (size_t)st.st_size : 4096;
+  if (cap > max_len)
+    cap = max_len;
+  cleanup_free char *buf = malloc(cap + 1);
   if (buf == NULL)
     return nd_error_make(err, ENOMEM, "reading %s: out of memory", path);
   size_t off = 0;
   while (off < max_len) {
-    ssize_t r = read(fd, buf + off, max_len - off);
+    if (off == cap) {
+      size_t ncap = cap > max_len / 2 ? max_len : 2 * cap;
+      char *nbuf = realloc(buf, ncap + 1);
+      if (nbuf == NULL)
+        return nd_error_make(err, ENOMEM, "reading %s: out of memory", path);
+      buf = nbuf;
+      cap = ncap;
+    }
+    ssize_t r = read(fd, buf + off, cap - off);
     if (r < 0 && errno == EINTR)
       continue;
     if (r < 0)

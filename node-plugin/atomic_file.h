@@ -1,6 +1,7 @@
-/* atomic_file.h: crash-safe file writes for the node plugin's checkpoint and credential files
- * (temp file in the same directory, fchmod, fsync, rename, fsync of the directory), the same
- * without the fsyncs for files rebuilt at every start (CDI specs), mkdir -p, bounded reads. */
+/* atomic_file.h: crash-safe file writes for the node plugin's credential files and for creating
+ * or growing its checkpoint (temp file in the same directory, fchmod, fsync, rename, fsync of
+ * the directory), the same without the fsyncs for files rebuilt at every start (CDI specs),
+ * mkdir -p, bounded reads. */
 #ifndef NETDRA_NODE_PLUGIN_ATOMIC_FILE_H
 #define NETDRA_NODE_PLUGIN_ATOMIC_FILE_H
 
@@ -12,7 +13,13 @@
  * '.' and does not end in .json, so CDI runtimes never read a half-written file. */
 int nd_write_file_atomic(const char *path, const char *data, size_t len, unsigned mode,
                          nd_error_t *err);
-/* The same (readers see the old or the new file, never a part), but not durable: no fsync of
+/* The same, and *fd (set to -1 first) is the new file, open read-write (O_CLOEXEC; the caller
+ * closes it), for a caller that goes on overwriting the file in place (the checkpoint's slots).
+ * *fd is set whenever the file was renamed into place, also when the fsync of the directory
+ * failed afterwards (an error: the rename may not be durable). */
+int nd_write_file_atomic_open(const char *path, const char *data, size_t len, unsigned mode,
+                              int *fd, nd_error_t *err);
+/* The same as nd_write_file_atomic (readers see the old or the new file, never a part), but not durable: no fsync of
  * the file or the directory, so after a power loss the old, the new or an empty file may be
  * found. For files the plugin rewrites at every start anyway (CDI specs). */
 int nd_replace_file(const char *path, const char *data, size_t len, unsigned mode,

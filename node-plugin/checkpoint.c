@@ -1,4 +1,5 @@
-/* checkpoint.c: checksummed, atomically written record of prepared claims; see checkpoint.h. */
+/* checkpoint.c: record of prepared claims: validation, group commit, reading (and converting)
+ * the file; its slot format is slot_file.c's. See checkpoint.h. */
 #include "checkpoint.h"
 
 #include <errno.h>
@@ -10,6 +11,8 @@
 
 #include "atomic_file.h"
 #include "cleanup.h"
+#include "log.h"
+#include "slot_file.h"
 
 /* One change waiting for the write that makes it durable (lives on its caller's stack). */
 typedef struct waiter {
@@ -34,6 +37,7 @@ struct nd_checkpoint {
   bool rebooted;
   json_t *claims;  /* uid -> entry: the newest state (what get/all answer) */
   json_t *durable; /* uid -> entry: the state in the file on disk */
+  nd_slot_file *file; /* written only by the one writer (or open/free) */
   waiter *pending; /* changes no write has taken yet (newest first) */
   bool writing;
   unsigned long writes;
@@ -132,39 +136,12 @@ int nd_checkpoint_check_entry(const json_t *entry, const char *what, nd_error_t 
   return 0;
 }
 
-static int load(nd_checkpoint *cp, nd_error_t *err) {
-  cleanup_free char *text = NULL;
-  size_t len = 0;
-  FILE *probe = fopen(cp->path, "r");
-  if (probe == NULL && errno == ENOENT) {
-    cp->claims = json_object();
-    return 0;
-  }
-  if (probe)
-    fclose(probe);
-  if (nd_read_file(cp->path, ND_CKPT_MAX_BYTES, &text, &len, err) < 0)
-    return nd_error_wrap(err, "checkpoint");
-  json_error_t jerr;
-  cleanup_json json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-  if (root == NULL)
-    return nd_error_make(err, EINVAL, "checkpoint %s: line %d column %d: %s (file is corrupt)",
-                         cp->path, jerr.line, jerr.column, jerr.text);
-  const char *stored = json_string_value(json_object_get(root, "checksum"));
-  json_t *data = json_object_get(root, "data");
-  if (!json_is_object(root) || stored == NULL || !json_is_object(data) || json_object_size(root) != 2)
-    return nd_error_make(err, EINVAL,
-                         "checkpoint %s: expected exactly the fields \"checksum\" (string) and "
-                         "\"data\" (object) (file is corrupt)",
+/* The data part, whichever file format held it: {"version":1,"bootId":..,"claims":{..}}. On
+ * success cp->claims and cp->rebooted are set. */
+static int check_data(nd_checkpoint *cp, json_t *data, nd_error_t *err) {
+  if (!json_is_object(data))
+    return nd_error_make(err, EINVAL, "checkpoint %s: data is not an object (file is corrupt)",
                          cp->path);
-  cleanup_free char *canon = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
-  char hex[65];
-  if (canon == NULL || sha256_hex(canon, strlen(canon), hex) < 0)
-    return nd_error_make(err, ENOMEM, "checkpoint %s: computing the checksum failed", cp->path);
-  if (strncmp(stored, "sha256:", 7) != 0 || strcmp(stored + 7, hex) != 0)
-    return nd_error_make(err, EINVAL,
-                         "checkpoint %s: checksum mismatch (stored %.80s, computed sha256:%s): "
-                         "the file is corrupt",
-                         cp->path, stored, hex);
   json_t *version = json_object_get(data, "version");
   if (!json_is_integer(version) || json_integer_value(version) != ND_CKPT_VERSION)
     return nd_error_make(err, EINVAL, "checkpoint %s: unsupported version (expected %d)",
@@ -189,23 +166,123 @@ static int load(nd_checkpoint *cp, nd_error_t *err) {
   return 0;
 }
 
-/* Serialise and write claims (a private copy: runs without the lock). */
+/* The format before the slot file (read only, to convert it): one JSON document
+ * {"checksum":"sha256:<hex of the compact, key-sorted dump of data>","data":{..}}. Returns data. */
+static json_t *parse_legacy(nd_checkpoint *cp, const char *text, size_t len, nd_error_t *err) {
+  json_error_t jerr;
+  cleanup_json json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+  if (root == NULL) {
+    nd_error_make(err, EINVAL, "checkpoint %s: line %d column %d: %s (file is corrupt)", cp->path,
+                  jerr.line, jerr.column, jerr.text);
+    return NULL;
+  }
+  const char *stored = json_string_value(json_object_get(root, "checksum"));
+  json_t *data = json_object_get(root, "data");
+  if (!json_is_object(root) || stored == NULL || !json_is_object(data) ||
+      json_object_size(root) != 2) {
+    nd_error_make(err, EINVAL,
+                  "checkpoint %s: expected exactly the fields \"checksum\" (string) and "
+                  "\"data\" (object) (file is corrupt)",
+                  cp->path);
+    return NULL;
+  }
+  cleanup_free char *canon = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
+  char hex[65];
+  if (canon == NULL || sha256_hex(canon, strlen(canon), hex) < 0) {
+    nd_error_make(err, ENOMEM, "checkpoint %s: computing the checksum failed", cp->path);
+    return NULL;
+  }
+  if (strncmp(stored, "sha256:", 7) != 0 || strcmp(stored + 7, hex) != 0) {
+    nd_error_make(err, EINVAL,
+                  "checkpoint %s: checksum mismatch (stored %.80s, computed sha256:%s): "
+                  "the file is corrupt",
+                  cp->path, stored, hex);
+    return NULL;
+  }
+  return json_incref(data);
+}
+
+/* The payload of a slot: the compact dump of data, at most ND_CKPT_MAX_PAYLOAD bytes. */
+static char *dump_data(nd_checkpoint *cp, json_t *data, size_t *len, nd_error_t *err) {
+  char *text = json_dumps(data, JSON_COMPACT);
+  if (text == NULL) {
+    nd_error_make(err, ENOMEM, "checkpoint %s: out of memory", cp->path);
+    return NULL;
+  }
+  *len = strlen(text);
+  if (*len > ND_CKPT_MAX_PAYLOAD) {
+    nd_error_make(err, EFBIG, "checkpoint %s: %zu bytes of claims is over the limit of %u",
+                  cp->path, *len, ND_CKPT_MAX_PAYLOAD);
+    free(text);
+    return NULL;
+  }
+  return text;
+}
+
+/* Read the file (slot format, or the legacy format converted on the spot), or create it. */
+static int load(nd_checkpoint *cp, nd_error_t *err) {
+  cleanup_free char *text = NULL;
+  size_t len = 0;
+  cleanup_error nd_error_t rerr = NULL;
+  if (nd_read_file(cp->path, ND_CKPT_MAX_BYTES, &text, &len, &rerr) < 0) {
+    if (rerr->status != ENOENT)
+      return nd_error_make(err, rerr->status, "checkpoint: %s", nd_error_msg(rerr));
+    cleanup_json json_t *data = json_pack("{s:i, s:s, s:{}}", "version", ND_CKPT_VERSION, "bootId",
+                                          cp->boot_id, "claims");
+    if (data == NULL)
+      return nd_error_make(err, ENOMEM, "checkpoint %s: out of memory", cp->path);
+    cleanup_free char *payload = dump_data(cp, data, &len, err);
+    if (payload == NULL || check_data(cp, data, err) < 0)
+      return -1;
+    cp->file = nd_slot_file_create(cp->path, 0600, payload, len, 1, ND_CKPT_SLOT_BYTES, err);
+    return cp->file ? 0 : nd_error_wrap(err, "creating checkpoint");
+  }
+  if (nd_slot_file_detect(text, len)) {
+    nd_slot_content c = {0};
+    if (nd_slot_file_parse(cp->path, text, len, &c, err) < 0)
+      return nd_error_wrap(err, "checkpoint");
+    json_error_t jerr;
+    cleanup_json json_t *data = json_loadb(c.payload, c.len, JSON_REJECT_DUPLICATES, &jerr);
+    if (data == NULL) {
+      nd_error_make(err, EINVAL,
+                    "checkpoint %s: slot %u (sequence %llu): column %d: %s (file is corrupt)",
+                    cp->path, c.slot, (unsigned long long)c.seq, jerr.column, jerr.text);
+      nd_slot_content_clear(&c);
+      return -1;
+    }
+    if (check_data(cp, data, err) < 0 ||
+        (cp->file = nd_slot_file_open(cp->path, 0600, &c, err)) == NULL) {
+      nd_slot_content_clear(&c);
+      return -1;
+    }
+    /* a write the last run did not finish (or a damaged slot): worth a line */
+    if (strcmp(c.other, "empty") != 0 && strcmp(c.other, "valid, older") != 0)
+      ND_LOG_WARN("checkpoint", "slot-skipped", ND_KV_S("file", cp->path),
+                  ND_KV_I("slot", 1 - c.slot), ND_KV_S("fault", c.other),
+                  ND_KV_I("used_slot", c.slot), ND_KV_I("sequence", (long long)c.seq));
+    nd_slot_content_clear(&c);
+    return 0;
+  }
+  /* the legacy format: checked as before, then converted in one atomic replace */
+  cleanup_json json_t *data = parse_legacy(cp, text, len, err);
+  if (data == NULL || check_data(cp, data, err) < 0)
+    return -1;
+  cleanup_free char *payload = dump_data(cp, data, &len, err); /* boot id kept as found */
+  if (payload == NULL)
+    return -1;
+  cp->file = nd_slot_file_create(cp->path, 0600, payload, len, 1, ND_CKPT_SLOT_BYTES, err);
+  return cp->file ? 0 : nd_error_wrap(err, "converting checkpoint to the slot format");
+}
+
+/* Serialise and write claims (a private copy: runs without the lock, by the one writer). */
 static int save(nd_checkpoint *cp, json_t *claims, nd_error_t *err) {
   cleanup_json json_t *data = json_pack("{s:i, s:s, s:O}", "version", ND_CKPT_VERSION, "bootId",
                                         cp->boot_id, "claims", claims);
   if (data == NULL)
     return nd_error_make(err, ENOMEM, "checkpoint %s: out of memory", cp->path);
-  cleanup_free char *canon = json_dumps(data, JSON_COMPACT | JSON_SORT_KEYS);
-  char hex[65];
-  if (canon == NULL || sha256_hex(canon, strlen(canon), hex) < 0)
-    return nd_error_make(err, ENOMEM, "checkpoint %s: computing the checksum failed", cp->path);
-  char sum[72];
-  snprintf(sum, sizeof(sum), "sha256:%s", hex);
-  cleanup_json json_t *root = json_pack("{s:s, s:O}", "checksum", sum, "data", data);
-  cleanup_free char *text = json_dumps(root, JSON_COMPACT | JSON_SORT_KEYS);
-  if (text == NULL)
-    return nd_error_make(err, ENOMEM, "checkpoint %s: out of memory", cp->path);
-  if (nd_write_file_atomic(cp->path, text, strlen(text), 0600, err) < 0)
+  size_t len = 0;
+  cleanup_free char *text = dump_data(cp, data, &len, err);
+  if (text == NULL || nd_slot_file_write(cp->file, text, len, err) < 0)
     return nd_error_wrap(err, "writing checkpoint");
   return 0;
 }
@@ -309,6 +386,7 @@ void nd_checkpoint_free(nd_checkpoint *cp) {
   pthread_cond_destroy(&cp->cv);
   json_decref(cp->claims);
   json_decref(cp->durable);
+  nd_slot_file_close(cp->file);
   free(cp->boot_id);
   free(cp->path);
   free(cp);

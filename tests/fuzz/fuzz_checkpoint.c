@@ -1,9 +1,11 @@
 /* fuzz_checkpoint.c: the node plugin's checkpoint file, read back at start-up
  * (nd_checkpoint_open), must never crash or leak: a corrupt file is an error, a valid one
- * yields entries that pass nd_checkpoint_check_entry. The input is written as
- * <tmpdir>/checkpoint.json next to a fixed boot id file. An input that is a JSON object without
- * a "checksum" field is taken as the data part and signed first, so the fuzzer gets past the
- * checksum to the entry validation. */
+ * yields entries that pass nd_checkpoint_check_entry, and the opened checkpoint takes one more
+ * write. The input is written as <tmpdir>/checkpoint.json next to a fixed boot id file: as it
+ * is (slot files, legacy JSON files, anything), except that, so that the fuzzer gets past the
+ * checksums to the entry validation, an input "slots:<payload>" is packed into a valid slot
+ * file (slot_file.h) holding <payload>, and a JSON object without a "checksum" field is taken as
+ * the data part of a legacy file and signed first. */
 #include <jansson.h>
 #include <openssl/evp.h>
 #include <stdint.h>
@@ -13,6 +15,8 @@
 #include <unistd.h>
 
 #include "checkpoint.h"
+#include "log.h"
+#include "slot_file.h"
 
 static char dir[512], ckpt[600], boot[600];
 
@@ -55,6 +59,7 @@ static char *sign(const json_t *data) {
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (dir[0] == '\0') {
+    nd_log_set_level(ND_LOG_ERROR); /* a skipped slot is logged as a warning: not per input */
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof(dir), "%s/nd-fuzz-ckpt-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (mkdtemp(dir) == NULL)
@@ -66,14 +71,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
       abort();
     atexit(teardown);
   }
-  json_t *doc = json_loadb((const char *)data, size, 0, NULL);
-  char *signed_text = NULL;
-  if (json_is_object(doc) && json_object_get(doc, "checksum") == NULL)
-    signed_text = sign(doc);
-  json_decref(doc);
-  int w = signed_text ? write_file(ckpt, (const uint8_t *)signed_text, strlen(signed_text))
-                      : write_file(ckpt, data, size);
-  free(signed_text);
+  char *made = NULL;
+  size_t made_len = 0;
+  static const char slots[] = "slots:";
+  if (size >= sizeof(slots) - 1 && memcmp(data, slots, sizeof(slots) - 1) == 0) {
+    nd_error_t ierr = NULL;
+    if (nd_slot_file_image((const char *)data + sizeof(slots) - 1, size - (sizeof(slots) - 1), 7,
+                           4096, &made, &made_len, &ierr) < 0)
+      nd_error_release(&ierr);
+  } else {
+    json_t *doc = json_loadb((const char *)data, size, 0, NULL);
+    if (json_is_object(doc) && json_object_get(doc, "checksum") == NULL &&
+        (made = sign(doc)) != NULL)
+      made_len = strlen(made);
+    json_decref(doc);
+  }
+  int w = made ? write_file(ckpt, (const uint8_t *)made, made_len) : write_file(ckpt, data, size);
+  free(made);
   if (w < 0)
     return 0;
   nd_error_t err = NULL;
@@ -91,6 +105,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     }
     json_decref(all);
+    /* and one write, in place or growing the file */
+    json_t *e = json_pack("{s:s, s:s, s:s, s:[]}", "namespace", "n", "name", "c", "phase",
+                          ND_CKPT_PREPARE_STARTED, "devices");
+    if (nd_checkpoint_put(cp, "fuzz-uid", e, &err) < 0)
+      abort();
+    json_decref(e);
     nd_checkpoint_free(cp);
   }
   unlink(ckpt);

@@ -1,5 +1,7 @@
-/* test_checkpoint.c: the prepared-claims checkpoint: round trip, checksum, corruption errors,
- * boot-id change detection, two-phase entries. */
+/* test_checkpoint.c: the prepared-claims checkpoint: round trip, corruption errors naming the
+ * file, a torn write of the newest slot falling back to the previous state (a crash between the
+ * two writes of a prepare), growth when the claims outgrow a slot, conversion of a file in the
+ * legacy JSON format, boot-id change detection, two-phase entries, a failed write. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,12 +9,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "atomic_file.h"
 #include "checkpoint.h"
 #include "cleanup.h"
+#include "slot_file.h"
 
 typedef struct {
   char dir[64];
@@ -112,6 +117,38 @@ static void expect_open_error(fixture *fx, const char *needle) {
   assert_non_null(strstr(nd_error_msg(err), "checkpoint.json"));
 }
 
+static void write_bytes(const char *path, const char *data, size_t len) {
+  FILE *f = fopen(path, "wb");
+  assert_non_null(f);
+  assert_int_equal(fwrite(data, 1, len, f), len);
+  fclose(f);
+}
+
+static void overwrite(const char *path, off_t off, const void *bytes, size_t n) {
+  int fd = open(path, O_WRONLY);
+  assert_true(fd >= 0);
+  assert_int_equal(pwrite(fd, bytes, n, off), (ssize_t)n);
+  close(fd);
+}
+
+/* the newest slot of the file: its index and the slot size */
+static unsigned newest_slot(const char *path, size_t *slot_bytes) {
+  cleanup_error nd_error_t err = NULL;
+  cleanup_free char *data = NULL;
+  size_t len = 0;
+  nd_slot_content c = {0};
+  assert_int_equal(nd_read_file(path, 1 << 26, &data, &len, &err), 0);
+  assert_int_equal(nd_slot_file_parse(path, data, len, &c, &err), 0);
+  unsigned slot = c.slot;
+  *slot_bytes = c.slot_bytes;
+  nd_slot_content_clear(&c);
+  return slot;
+}
+
+static off_t slot_payload(size_t slot_bytes, unsigned slot) {
+  return (off_t)(ND_SLOT_FILE_HEADER_BYTES + slot * slot_bytes + ND_SLOT_HEADER_BYTES);
+}
+
 static void test_corruption(void **state) {
   fixture *fx = *state;
   cleanup_error nd_error_t err = NULL;
@@ -124,21 +161,30 @@ static void test_corruption(void **state) {
   size_t len;
   assert_int_equal(nd_read_file(path, 1 << 20, &good, &len, &err), 0);
 
-  /* one flipped character in the data: checksum mismatch */
-  cleanup_free char *flipped = strdup(good);
-  char *p = strstr(flipped, "cam0");
-  assert_non_null(p);
-  p[3] = '1';
-  write_text(path, flipped);
-  expect_open_error(fx, "checksum mismatch");
+  /* one flipped byte in each slot: no valid slot left */
+  size_t slot_bytes = 0;
+  newest_slot(path, &slot_bytes);
+  overwrite(path, slot_payload(slot_bytes, 0) + 5, "#", 1);
+  overwrite(path, slot_payload(slot_bytes, 1) + 5, "#", 1);
+  expect_open_error(fx, "no valid slot (slot 0: checksum mismatch; slot 1: checksum mismatch)");
   /* the corrupt file is left for inspection, untouched */
+  cleanup_free char *flipped = NULL;
+  size_t flen = 0;
+  assert_int_equal(nd_read_file(path, 1 << 20, &flipped, &flen, &err), 0);
+  assert_int_equal(flen, len);
+  assert_memory_not_equal(flipped, good, len);
   cleanup_free char *still = NULL;
-  assert_int_equal(nd_read_file(path, 1 << 20, &still, &len, &err), 0);
-  assert_string_equal(still, flipped);
+  nd_checkpoint *again = nd_checkpoint_open(fx->state, fx->boot, &err);
+  assert_null(again);
+  nd_error_release(&err);
+  assert_int_equal(nd_read_file(path, 1 << 20, &still, &flen, &err), 0);
+  assert_memory_equal(still, flipped, len);
+  /* cut short inside the file header */
+  write_bytes(path, good, 100);
+  expect_open_error(fx, "no complete file header");
 
-  /* truncated file: JSON error with a position */
-  cleanup_free char *trunc = strndup(good, strlen(good) / 2);
-  write_text(path, trunc);
+  /* files that are not slot files are read as the legacy JSON format, with its errors */
+  write_text(path, "{\"checksum\":\"sha256:00\",\"data\":{\"version\":1,\"claims\":{");
   expect_open_error(fx, "line 1");
   write_text(path, "");
   expect_open_error(fx, "corrupt");
@@ -147,9 +193,146 @@ static void test_corruption(void **state) {
   write_text(path, "[1,2]");
   expect_open_error(fx, "corrupt");
   /* the original content loads again */
-  write_text(path, good);
+  write_bytes(path, good, len);
   cp = nd_checkpoint_open(fx->state, fx->boot, &err);
   assert_non_null(cp);
+  cleanup_json json_t *back = nd_checkpoint_get(cp, "u1");
+  assert_true(json_equal(back, e));
+  nd_checkpoint_free(cp);
+}
+
+/* A crash in the middle of the second write of a prepare (prepare-completed): the slot being
+ * written is torn, the other one still holds prepare-started, which is what is read (and rolled
+ * back by the driver). The next write goes to the torn slot, never over the good one. */
+static void test_torn_newest_slot_reads_previous(void **state) {
+  fixture *fx = *state;
+  cleanup_error nd_error_t err = NULL;
+  nd_checkpoint *cp = nd_checkpoint_open(fx->state, fx->boot, &err);
+  cleanup_json json_t *started = entry(ND_CKPT_PREPARE_STARTED, ND_CKPT_DEV_ATTACHING);
+  cleanup_json json_t *completed = entry(ND_CKPT_PREPARE_COMPLETED, ND_CKPT_DEV_ATTACHED);
+  assert_int_equal(nd_checkpoint_put(cp, "u1", started, &err), 0);
+  assert_int_equal(nd_checkpoint_put(cp, "u1", completed, &err), 0);
+  cleanup_free char *path = strdup(nd_checkpoint_path(cp));
+  nd_checkpoint_free(cp);
+  size_t slot_bytes = 0;
+  unsigned newest = newest_slot(path, &slot_bytes);
+  /* garbage in the middle of the newest slot's payload */
+  overwrite(path, slot_payload(slot_bytes, newest) + 40, "\xff\xfe\xfd", 3);
+  cp = nd_checkpoint_open(fx->state, fx->boot, &err);
+  assert_non_null(cp);
+  cleanup_json json_t *back = nd_checkpoint_get(cp, "u1");
+  assert_true(json_equal(back, started));
+  /* the next write overwrites the torn slot */
+  cleanup_json json_t *other = entry(ND_CKPT_PREPARE_STARTED, ND_CKPT_DEV_PENDING);
+  assert_int_equal(nd_checkpoint_put(cp, "u2", other, &err), 0);
+  nd_checkpoint_free(cp);
+  assert_int_equal(newest_slot(path, &slot_bytes), newest);
+  /* zero the second half of that slot (only the first sectors of a write landed): the state
+   * before it, prepare-started of u1 alone, is read */
+  static char zeros[1024];
+  overwrite(path, slot_payload(slot_bytes, newest) + 200, zeros, sizeof(zeros));
+  cp = nd_checkpoint_open(fx->state, fx->boot, &err);
+  assert_non_null(cp);
+  cleanup_json json_t *all = nd_checkpoint_all(cp);
+  assert_int_equal(json_object_size(all), 1);
+  assert_true(json_equal(json_object_get(all, "u1"), started));
+  nd_checkpoint_free(cp);
+}
+
+/* A checkpoint written by the plugin before the slot format (golden file, boot id of another
+ * boot): read, converted in place, its boot id kept (so the reboot is still seen). */
+static const char legacy[] =
+    "{\"checksum\":\"sha256:868ada88aaa611d19f676f1eff4d92b1ac8d0d606f58a7d94042a5156a884ac1\","
+    "\"data\":{\"bootId\":\"0b9c6f3e-6a7d-4c39-9b1e-1f2a3b4c5d6e\",\"claims\":{\"u1\":{"
+    "\"devices\":[{\"device\":\"cam0\",\"edits\":null,\"pool\":\"p\",\"request\":\"cam\","
+    "\"sliceDevice\":{\"name\":\"cam0\"},\"state\":null,\"status\":\"attached\","
+    "\"type\":\"camera\"}],\"name\":\"c1\",\"namespace\":\"default\","
+    "\"phase\":\"prepare-completed\"}},\"version\":1}}";
+
+static void test_legacy_format_converted(void **state) {
+  fixture *fx = *state;
+  cleanup_error nd_error_t err = NULL;
+  cleanup_free char *path = NULL;
+  assert_true(asprintf(&path, "%s/checkpoint.json", fx->state) > 0);
+  assert_int_equal(nd_mkdir_p(fx->state, 0700, &err), 0);
+  write_text(path, legacy);
+  /* a legacy file with one byte changed is corrupt, and left as it is */
+  cleanup_free char *bad = strdup(legacy);
+  *strstr(bad, "cam0") = 'd';
+  write_text(path, bad);
+  expect_open_error(fx, "checksum mismatch");
+  cleanup_free char *still = NULL;
+  size_t len = 0;
+  assert_int_equal(nd_read_file(path, 1 << 20, &still, &len, &err), 0);
+  assert_string_equal(still, bad);
+
+  write_text(path, legacy);
+  nd_checkpoint *cp = nd_checkpoint_open(fx->state, fx->boot, &err);
+  assert_non_null(cp);
+  assert_true(nd_checkpoint_rebooted(cp)); /* written under boot 0b9c..., now boot-1 */
+  cleanup_json json_t *want = json_pack(
+      "{s:s, s:s, s:s, s:[{s:s, s:s, s:s, s:s, s:s, s:{s:s}, s:n, s:n}]}", "namespace",
+      "default", "name", "c1", "phase", ND_CKPT_PREPARE_COMPLETED, "devices", "request", "cam",
+      "pool", "p", "device", "cam0", "type", "camera", "status", ND_CKPT_DEV_ATTACHED,
+      "sliceDevice", "name", "cam0", "state", "edits");
+  cleanup_json json_t *got = nd_checkpoint_get(cp, "u1");
+  assert_true(json_equal(got, want));
+  nd_checkpoint_free(cp);
+  /* the file is now a slot file with the same content, boot id included */
+  cleanup_free char *data = NULL;
+  assert_int_equal(nd_read_file(path, 1 << 20, &data, &len, &err), 0);
+  assert_true(nd_slot_file_detect(data, len));
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_int_equal(st.st_mode & 0777, 0600);
+  cp = nd_checkpoint_open(fx->state, fx->boot, &err);
+  assert_non_null(cp);
+  assert_true(nd_checkpoint_rebooted(cp));
+  cleanup_json json_t *got2 = nd_checkpoint_get(cp, "u1");
+  assert_true(json_equal(got2, want));
+  /* nothing but the checkpoint in the directory (no temporary file left) */
+  DIR *d = opendir(fx->state);
+  assert_non_null(d);
+  int files = 0;
+  for (struct dirent *de; (de = readdir(d)) != NULL;)
+    if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+      files++;
+  closedir(d);
+  assert_int_equal(files, 1);
+  nd_checkpoint_free(cp);
+}
+
+/* Claims that outgrow a slot: the file grows (a new, larger file), keeps every claim, and is
+ * written in place again afterwards. */
+static void test_growth(void **state) {
+  fixture *fx = *state;
+  cleanup_error nd_error_t err = NULL;
+  nd_checkpoint *cp = nd_checkpoint_open(fx->state, fx->boot, &err);
+  assert_non_null(cp);
+  struct stat st0;
+  assert_int_equal(stat(nd_checkpoint_path(cp), &st0), 0);
+  assert_int_equal(st0.st_size, ND_SLOT_FILE_HEADER_BYTES + 2 * ND_CKPT_SLOT_BYTES);
+  cleanup_json json_t *e = entry(ND_CKPT_PREPARE_COMPLETED, ND_CKPT_DEV_ATTACHED);
+  enum { N = 40 };
+  for (int i = 0; i < N; i++) {
+    char uid[16];
+    snprintf(uid, sizeof(uid), "u%d", i);
+    assert_int_equal(nd_checkpoint_put(cp, uid, e, &err), 0);
+  }
+  struct stat st1, st2;
+  assert_int_equal(stat(nd_checkpoint_path(cp), &st1), 0);
+  assert_true(st1.st_size > st0.st_size);
+  assert_int_equal(nd_checkpoint_remove(cp, "u0", &err), 0);
+  assert_int_equal(stat(nd_checkpoint_path(cp), &st2), 0);
+  assert_int_equal(st2.st_ino, st1.st_ino); /* in place */
+  assert_int_equal(st2.st_size, st1.st_size);
+  nd_checkpoint_free(cp);
+  cp = nd_checkpoint_open(fx->state, fx->boot, &err);
+  assert_non_null(cp);
+  cleanup_json json_t *all = nd_checkpoint_all(cp);
+  assert_int_equal(json_object_size(all), N - 1);
+  assert_null(json_object_get(all, "u0"));
+  assert_true(json_equal(json_object_get(all, "u39"), e));
   nd_checkpoint_free(cp);
 }
 
@@ -170,20 +353,35 @@ static void test_bad_entries(void **state) {
   assert_non_null(strstr(nd_error_msg(err), "unknown field \"extra\""));
 }
 
+/* A write that fails (a growth whose new file cannot be created: the state directory is gone)
+ * leaves memory as on disk; a change that fits is written in place even then. */
 static void test_write_failure_keeps_state(void **state) {
   fixture *fx = *state;
   cleanup_error nd_error_t err = NULL;
   nd_checkpoint *cp = nd_checkpoint_open(fx->state, fx->boot, &err);
   assert_non_null(cp);
-  /* a directory where the file should go: rename fails even for root */
-  assert_int_equal(mkdir(nd_checkpoint_path(cp), 0700), 0);
-  cleanup_free char *inner = NULL;
-  assert_true(asprintf(&inner, "%s/x", nd_checkpoint_path(cp)) > 0);
-  write_text(inner, "x");
-  cleanup_json json_t *e = entry(ND_CKPT_PREPARE_STARTED, ND_CKPT_DEV_PENDING);
-  assert_int_equal(nd_checkpoint_put(cp, "u9", e, &err), -1);
+  cleanup_free char *away = NULL;
+  assert_true(asprintf(&away, "%s.away", fx->state) > 0);
+  assert_int_equal(rename(fx->state, away), 0);
+  cleanup_json json_t *big = entry(ND_CKPT_PREPARE_STARTED, ND_CKPT_DEV_PENDING);
+  cleanup_free char *pad = calloc(1, 2 * ND_CKPT_SLOT_BYTES);
+  memset(pad, 'x', 2 * ND_CKPT_SLOT_BYTES - 1);
+  json_object_set_new(json_object_get(json_array_get(json_object_get(big, "devices"), 0),
+                                      "sliceDevice"),
+                      "pad", json_string(pad));
+  assert_int_equal(nd_checkpoint_put(cp, "u9", big, &err), -1);
   assert_non_null(strstr(nd_error_msg(err), "writing checkpoint"));
+  nd_error_release(&err);
   assert_null(nd_checkpoint_get(cp, "u9")); /* memory matches the disk again */
+  cleanup_json json_t *small = entry(ND_CKPT_PREPARE_STARTED, ND_CKPT_DEV_PENDING);
+  assert_int_equal(nd_checkpoint_put(cp, "u1", small, &err), 0);
+  nd_checkpoint_free(cp);
+  assert_int_equal(rename(away, fx->state), 0);
+  cp = nd_checkpoint_open(fx->state, fx->boot, &err);
+  assert_non_null(cp);
+  cleanup_json json_t *all = nd_checkpoint_all(cp);
+  assert_int_equal(json_object_size(all), 1);
+  assert_non_null(json_object_get(all, "u1"));
   nd_checkpoint_free(cp);
 }
 
@@ -192,6 +390,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
       cmocka_unit_test_setup_teardown(test_reboot_detected, setup, teardown),
       cmocka_unit_test_setup_teardown(test_corruption, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_torn_newest_slot_reads_previous, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_legacy_format_converted, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_growth, setup, teardown),
       cmocka_unit_test(test_bad_entries),
       cmocka_unit_test_setup_teardown(test_write_failure_keeps_state, setup, teardown),
   };

@@ -97,10 +97,21 @@ static json_t *entry(const char *name) {
                    ND_CKPT_DEV_ATTACHING);
 }
 
+/* An entry that alone does not fit a slot of a new checkpoint: writing it grows the file. */
+static json_t *big_entry(const char *name) {
+  json_t *e = entry(name);
+  char *pad = calloc(1, ND_CKPT_SLOT_BYTES + 1);
+  memset(pad, 'x', ND_CKPT_SLOT_BYTES);
+  json_object_set_new(json_array_get(json_object_get(e, "devices"), 0), "sliceDevice",
+                      json_pack("{s:s}", "pad", pad));
+  free(pad);
+  return e;
+}
+
 typedef struct {
   nd_checkpoint *cp;
   char uid[16];
-  bool remove;
+  bool remove, big;
   int rc;
   char *msg;
 } change;
@@ -113,7 +124,7 @@ static void *do_change(void *arg) {
   } else {
     char name[32];
     snprintf(name, sizeof(name), "%s-new", c->uid);
-    cleanup_json json_t *e = entry(name);
+    cleanup_json json_t *e = c->big ? big_entry(name) : entry(name);
     c->rc = nd_checkpoint_put(c->cp, c->uid, e, &err);
   }
   c->msg = err ? strdup(nd_error_msg(err)) : NULL;
@@ -171,8 +182,10 @@ static void test_failed_write_restores_its_group(void **state) {
   assert_int_equal(nd_checkpoint_put(cp, "keep", keep, &err), 0);
   assert_int_equal(nd_checkpoint_put(cp, "gone", keep, &err), 0);
   nd_checkpoint_set_write_hook(cp, hook, fx);
-  change a = {.cp = cp, .uid = "u0"};
-  change b = {.cp = cp, .uid = "keep"}; /* replaces keep (name "keep" -> "keep-new") */
+  /* both writes need a larger file (an in-place write of the preallocated slots cannot fail
+   * for want of space or of the directory; a growth can) */
+  change a = {.cp = cp, .uid = "u0", .big = true};
+  change b = {.cp = cp, .uid = "keep", .big = true}; /* replaces keep ("keep" -> "keep-new") */
   change r = {.cp = cp, .uid = "gone", .remove = true};
   pthread_t ta, tb, tr;
   assert_int_equal(pthread_create(&ta, NULL, do_change, &a), 0);
@@ -181,7 +194,8 @@ static void test_failed_write_restores_its_group(void **state) {
   assert_int_equal(pthread_create(&tr, NULL, do_change, &r), 0);
   wait_queued(cp, 2);
   assert_null(nd_checkpoint_get(cp, "gone")); /* removed in memory, not yet on disk */
-  /* take the directory away: both writes (u0's, then the one shared by keep and gone) fail */
+  /* take the directory away: both writes (u0's, then the one shared by keep and gone) must
+   * grow the file and fail */
   cleanup_free char *away = NULL;
   assert_true(asprintf(&away, "%s.away", fx->state) > 0);
   assert_int_equal(rename(fx->state, away), 0);
