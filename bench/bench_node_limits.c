@@ -107,14 +107,14 @@ int main(int argc, char **argv) {
   nd_slot_file *sf = nd_slot_file_create(slot_path, 0600, data, bytes, 1, 4096, &err);
   if (sf == NULL)
     return fprintf(stderr, "bench_node_limits: %s\n", nd_error_msg(err)), 1;
-  start = now_ns();
+  start = bench_now_ns();
   for (int i = 0; i < n; i++) {
-    uint64_t t = now_ns();
+    uint64_t t = bench_now_ns();
     if (nd_slot_file_write(sf, data, bytes, &err) < 0)
       return fprintf(stderr, "bench_node_limits: %s\n", nd_error_msg(err)), 1;
-    lat[i] = now_ns() - t;
+    lat[i] = bench_now_ns() - t;
   }
-  double slot_writes_per_s = n / ((double)(now_ns() - start) / 1e9);
+  double slot_writes_per_s = n / ((double)(bench_now_ns() - start) / 1e9);
   nd_slot_file_close(sf);
   remove(slot_path);
   double s_p50 = pct_us(lat, (size_t)n, 50), s_p99 = pct_us(lat, (size_t)n, 99);
