@@ -26,9 +26,14 @@ typedef struct waiter {
 
 /* Group commit: a change is applied to `claims` under `mu` and queued on `pending`; the first
  * caller that finds no write in progress becomes the writer, takes every queued change, copies
- * `claims` (a shallow copy: stored entries are never modified, only replaced) and writes that
- * copy with the lock released. Callers that queue meanwhile wait and are all covered by the
- * next write, so concurrent prepares share one fsync instead of queueing behind one another. */
+ * `claims` and `members` (shallow copies: stored entries are never modified, only replaced) and
+ * writes that copy with the lock released. Callers that queue meanwhile wait and are all
+ * covered by the next write, so concurrent prepares share one fsync instead of queueing behind
+ * one another.
+ *
+ * Each entry is serialised once, when it is stored (`members`: its `"uid":{...}` text); a write
+ * joins those texts instead of serialising every claim of the node again, so its CPU cost does
+ * not grow with the number of prepared claims. */
 struct nd_checkpoint {
   pthread_mutex_t mu;
   pthread_cond_t cv;
@@ -37,6 +42,9 @@ struct nd_checkpoint {
   bool rebooted;
   json_t *claims;  /* uid -> entry: the newest state (what get/all answer) */
   json_t *durable; /* uid -> entry: the state in the file on disk */
+  json_t *members; /* uid -> string: the compact `"uid":{entry}` text of each entry in claims */
+  json_t *durable_members; /* the same for durable */
+  char *payload_head;      /* {"version":N,"bootId":"...","claims":{ */
   nd_slot_file *file; /* written only by the one writer (or open/free) */
   waiter *pending; /* changes no write has taken yet (newest first) */
   bool writing;
@@ -274,15 +282,60 @@ static int load(nd_checkpoint *cp, nd_error_t *err) {
   return cp->file ? 0 : nd_error_wrap(err, "converting checkpoint to the slot format");
 }
 
-/* Serialise and write claims (a private copy: runs without the lock, by the one writer). */
-static int save(nd_checkpoint *cp, json_t *claims, nd_error_t *err) {
-  cleanup_json json_t *data = json_pack("{s:i, s:s, s:O}", "version", ND_CKPT_VERSION, "bootId",
-                                        cp->boot_id, "claims", claims);
-  if (data == NULL)
+/* The member text `"uid":{entry}` a write puts into the payload's claims object (a JSON
+ * string value holding it; new reference, NULL when out of memory). */
+static json_t *member_text(const char *uid, const json_t *entry) {
+  cleanup_json json_t *key = json_string(uid);
+  cleanup_free char *k = key ? json_dumps(key, JSON_ENCODE_ANY) : NULL;
+  cleanup_free char *v = json_dumps(entry, JSON_COMPACT);
+  cleanup_free char *text = NULL;
+  if (k == NULL || v == NULL || asprintf(&text, "%s:%s", k, v) < 0)
+    return NULL;
+  return json_string_nocheck(text);
+}
+
+/* members for every entry of claims (after a load). */
+static int build_members(nd_checkpoint *cp, nd_error_t *err) {
+  cp->members = json_object();
+  if (cp->members == NULL)
     return nd_error_make(err, ENOMEM, "checkpoint %s: out of memory", cp->path);
-  size_t len = 0;
-  cleanup_free char *text = dump_data(cp, data, &len, err);
-  if (text == NULL || nd_slot_file_write(cp->file, text, len, err) < 0)
+  const char *uid;
+  json_t *entry;
+  json_object_foreach(cp->claims, uid, entry) {
+    json_t *m = member_text(uid, entry);
+    if (m == NULL || json_object_set_new(cp->members, uid, m) < 0)
+      return nd_error_make(err, ENOMEM, "checkpoint %s: out of memory", cp->path);
+  }
+  return 0;
+}
+
+/* Join the member texts into the payload and write it (members is a private copy: runs without
+ * the lock, by the one writer). */
+static int save(nd_checkpoint *cp, json_t *members, nd_error_t *err) {
+  size_t head = strlen(cp->payload_head), len = head + 2;
+  const char *uid;
+  json_t *m;
+  json_object_foreach(members, uid, m) len += json_string_length(m) + 1;
+  if (len > ND_CKPT_MAX_PAYLOAD)
+    return nd_error_make(err, EFBIG, "checkpoint %s: %zu bytes of claims is over the limit of %u",
+                         cp->path, len, ND_CKPT_MAX_PAYLOAD);
+  cleanup_free char *text = malloc(len + 1);
+  if (text == NULL)
+    return nd_error_make(err, ENOMEM, "checkpoint %s: out of memory", cp->path);
+  char *at = text;
+  memcpy(at, cp->payload_head, head);
+  at += head;
+  bool first = true;
+  json_object_foreach(members, uid, m) {
+    if (!first)
+      *at++ = ',';
+    first = false;
+    memcpy(at, json_string_value(m), json_string_length(m));
+    at += json_string_length(m);
+  }
+  memcpy(at, "}}", 2);
+  at += 2;
+  if (nd_slot_file_write(cp->file, text, (size_t)(at - text), err) < 0)
     return nd_error_wrap(err, "writing checkpoint");
   return 0;
 }
@@ -302,29 +355,36 @@ static int commit_locked(nd_checkpoint *cp, waiter *w, nd_error_t *err) {
       n++;
     cp->pending = NULL;
     cp->writing = true;
-    json_t *snap = json_copy(cp->claims);
+    json_t *snap = json_copy(cp->claims), *snap_members = json_copy(cp->members);
     nd_error_t werr = NULL;
     pthread_mutex_unlock(&cp->mu);
     if (cp->hook)
       cp->hook(cp->hook_data, n);
-    int rc = snap ? save(cp, snap, &werr) : nd_error_make(&werr, ENOMEM, "checkpoint: out of memory");
+    int rc = snap && snap_members ? save(cp, snap_members, &werr)
+                                  : nd_error_make(&werr, ENOMEM, "checkpoint: out of memory");
     pthread_mutex_lock(&cp->mu);
     cp->writes++;
     if (rc == 0) {
       json_decref(cp->durable);
+      json_decref(cp->durable_members);
       cp->durable = snap;
+      cp->durable_members = snap_members;
       cp->rebooted = false;
     } else {
       json_decref(snap);
+      json_decref(snap_members);
       /* undo the changes of this group that nothing replaced since: back to what is on disk */
       for (waiter *g = group; g; g = g->next) {
         if (json_object_get(cp->claims, g->uid) != g->stored)
           continue;
         json_t *on_disk = json_object_get(cp->durable, g->uid);
-        if (on_disk)
+        if (on_disk) {
           json_object_set(cp->claims, g->uid, on_disk);
-        else
+          json_object_set(cp->members, g->uid, json_object_get(cp->durable_members, g->uid));
+        } else {
           json_object_del(cp->claims, g->uid);
+          json_object_del(cp->members, g->uid);
+        }
       }
     }
     for (waiter *g = group; g; g = g->next) {
@@ -343,12 +403,17 @@ static int commit_locked(nd_checkpoint *cp, waiter *w, nd_error_t *err) {
   return w->rc;
 }
 
-/* Apply a change (entry NULL: remove) and wait until it is on disk. mu held. */
-static int change_locked(nd_checkpoint *cp, const char *uid, json_t *entry, nd_error_t *err) {
-  if (entry)
+/* Apply a change (entry NULL: remove; member: its text, both owned) and wait until it is on
+ * disk. mu held. */
+static int change_locked(nd_checkpoint *cp, const char *uid, json_t *entry, json_t *member,
+                         nd_error_t *err) {
+  if (entry) {
     json_object_set_new(cp->claims, uid, entry);
-  else
+    json_object_set_new(cp->members, uid, member);
+  } else {
     json_object_del(cp->claims, uid);
+    json_object_del(cp->members, uid);
+  }
   waiter w = {.uid = uid, .stored = entry, .next = cp->pending};
   cp->pending = &w;
   return commit_locked(cp, &w, err);
@@ -372,7 +437,23 @@ nd_checkpoint *nd_checkpoint_open(const char *state_dir, const char *boot_id_pat
     return NULL;
   }
   cp->boot_id = read_boot_id(boot_id_path ? boot_id_path : "/proc/sys/kernel/random/boot_id", err);
-  if (cp->boot_id == NULL || load(cp, err) < 0 || (cp->durable = json_copy(cp->claims)) == NULL) {
+  if (cp->boot_id == NULL) {
+    nd_checkpoint_free(cp);
+    return NULL;
+  }
+  cleanup_json json_t *boot = json_string(cp->boot_id);
+  cleanup_free char *boot_text = boot ? json_dumps(boot, JSON_ENCODE_ANY) : NULL;
+  if (boot_text == NULL ||
+      asprintf(&cp->payload_head, "{\"version\":%d,\"bootId\":%s,\"claims\":{", ND_CKPT_VERSION,
+               boot_text) < 0) {
+    cp->payload_head = NULL;
+    nd_checkpoint_free(cp);
+    nd_error_make(err, ENOMEM, "checkpoint: out of memory");
+    return NULL;
+  }
+  if (load(cp, err) < 0 || build_members(cp, err) < 0 ||
+      (cp->durable = json_copy(cp->claims)) == NULL ||
+      (cp->durable_members = json_copy(cp->members)) == NULL) {
     nd_checkpoint_free(cp);
     return NULL;
   }
@@ -386,6 +467,9 @@ void nd_checkpoint_free(nd_checkpoint *cp) {
   pthread_cond_destroy(&cp->cv);
   json_decref(cp->claims);
   json_decref(cp->durable);
+  json_decref(cp->members);
+  json_decref(cp->durable_members);
+  free(cp->payload_head);
   nd_slot_file_close(cp->file);
   free(cp->boot_id);
   free(cp->path);
@@ -414,18 +498,21 @@ int nd_checkpoint_put(nd_checkpoint *cp, const char *claim_uid, const json_t *en
                       nd_error_t *err) {
   if (nd_checkpoint_check_entry(entry, claim_uid, err) < 0)
     return nd_error_wrap(err, "checkpoint entry");
-  json_t *copy = json_deep_copy(entry);
-  if (copy == NULL)
+  json_t *copy = json_deep_copy(entry), *member = member_text(claim_uid, entry);
+  if (copy == NULL || member == NULL) {
+    json_decref(copy);
+    json_decref(member);
     return nd_error_make(err, ENOMEM, "checkpoint: out of memory");
+  }
   pthread_mutex_lock(&cp->mu);
-  int r = change_locked(cp, claim_uid, copy, err);
+  int r = change_locked(cp, claim_uid, copy, member, err);
   pthread_mutex_unlock(&cp->mu);
   return r;
 }
 
 int nd_checkpoint_remove(nd_checkpoint *cp, const char *claim_uid, nd_error_t *err) {
   pthread_mutex_lock(&cp->mu);
-  int r = json_object_get(cp->claims, claim_uid) ? change_locked(cp, claim_uid, NULL, err) : 0;
+  int r = json_object_get(cp->claims, claim_uid) ? change_locked(cp, claim_uid, NULL, NULL, err) : 0;
   pthread_mutex_unlock(&cp->mu);
   return r;
 }

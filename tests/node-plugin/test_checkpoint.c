@@ -385,6 +385,43 @@ static void test_write_failure_keeps_state(void **state) {
   nd_checkpoint_free(cp);
 }
 
+/* Each entry is serialised once when stored and a write joins those texts: many claims (uids
+ * that need escaping among them), replaced and removed, must read back exactly after a reopen,
+ * and the file must hold exactly what get answers. */
+static void test_many_claims_joined(void **state) {
+  fixture *fx = *state;
+  cleanup_error nd_error_t err = NULL;
+  nd_checkpoint *cp = nd_checkpoint_open(fx->state, fx->boot, &err);
+  assert_non_null(cp);
+  char uid[64];
+  for (int i = 0; i < 40; i++) {
+    snprintf(uid, sizeof(uid), i % 3 ? "uid-%d" : "uid \"q\\ \xc3\xa9-%d", i);
+    cleanup_json json_t *e = entry(i % 2 ? ND_CKPT_PREPARE_STARTED : ND_CKPT_PREPARE_COMPLETED,
+                                   i % 2 ? ND_CKPT_DEV_ATTACHING : ND_CKPT_DEV_ATTACHED);
+    assert_int_equal(nd_checkpoint_put(cp, uid, e, &err), 0);
+  }
+  for (int i = 0; i < 40; i += 4) { /* remove every 4th, replace every 4th + 1 */
+    snprintf(uid, sizeof(uid), i % 3 ? "uid-%d" : "uid \"q\\ \xc3\xa9-%d", i);
+    assert_int_equal(nd_checkpoint_remove(cp, uid, &err), 0);
+    snprintf(uid, sizeof(uid), (i + 1) % 3 ? "uid-%d" : "uid \"q\\ \xc3\xa9-%d", i + 1);
+    cleanup_json json_t *e = entry(ND_CKPT_PREPARE_COMPLETED, ND_CKPT_DEV_ATTACHED);
+    json_object_set_new(e, "name", json_string("replaced"));
+    assert_int_equal(nd_checkpoint_put(cp, uid, e, &err), 0);
+  }
+  cleanup_json json_t *before = nd_checkpoint_all(cp);
+  assert_int_equal(json_object_size(before), 30);
+  nd_checkpoint_free(cp);
+  cp = nd_checkpoint_open(fx->state, fx->boot, &err);
+  assert_non_null(cp);
+  cleanup_json json_t *after = nd_checkpoint_all(cp);
+  assert_true(json_equal(before, after));
+  assert_string_equal(json_string_value(json_object_get(json_object_get(after, "uid-5"), "name")),
+                      "replaced");
+  assert_null(json_object_get(after, "uid-4"));
+  assert_non_null(json_object_get(after, "uid \"q\\ \xc3\xa9-3"));
+  nd_checkpoint_free(cp);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
@@ -393,6 +430,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_torn_newest_slot_reads_previous, setup, teardown),
       cmocka_unit_test_setup_teardown(test_legacy_format_converted, setup, teardown),
       cmocka_unit_test_setup_teardown(test_growth, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_many_claims_joined, setup, teardown),
       cmocka_unit_test(test_bad_entries),
       cmocka_unit_test_setup_teardown(test_write_failure_keeps_state, setup, teardown),
   };
