@@ -13,11 +13,13 @@
 #include "health_taints.h"
 #include "k8s_client.h"
 #include "leader_election.h"
+#include "memtrim.h"
 #include "slice_reconciler.h"
 
 typedef struct nd_controller {
   nd_controller_config cfg;
   nd_loop *loop;
+  nd_memtrim *trim; /* heap pages back to the kernel after a large registry batch */
   nd_k8s_client *k8s;
   const char *api_version;
   nd_registry *registry;

@@ -3,7 +3,6 @@
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
-#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -14,9 +13,14 @@
 #include "controller.h"
 #include "controller_sources.h"
 #include "log.h"
+#include "memtrim.h"
 #include "metrics_server.h"
 
 #define ND_API_DISCOVERY_TRIES 30
+/* a registry batch this large (an inventory load, a burst of announcements) leaves the
+ * parser's peak as free heap; it is trimmed once the batches have been quiet this long */
+#define TRIM_BATCH_MIN 256
+#define TRIM_DELAY_MS 100
 
 static void update_active(nd_controller *c) {
   bool active = c->started && c->leading && !c->shutting_down;
@@ -38,10 +42,6 @@ static void on_startup(nd_loop *loop, nd_timer *t, void *data) {
   update_active(c);
 }
 
-/* After a large batch (an inventory load, a burst of announcements) the parser's peak is
- * free heap: give it back to the system instead of keeping the peak as RSS. */
-static void release_free_heap(nd_loop *loop, void *data) { malloc_trim(0); }
-
 static void on_registry(nd_registry *r, const nd_change *changes, size_t n, void *data) {
   nd_controller *c = data;
   for (size_t i = 0; i < n; i++)
@@ -49,8 +49,8 @@ static void on_registry(nd_registry *r, const nd_change *changes, size_t n, void
       c->discovery_events[changes[i].kind]++;
   for (size_t i = 0; i < n; i++)
     nd_reconciler_trigger_pool(c->reconciler, changes[i].pool);
-  if (n >= 256)
-    nd_loop_defer(c->loop, release_free_heap, NULL);
+  if (n >= TRIM_BATCH_MIN)
+    nd_memtrim_poke(c->trim);
 }
 
 static void on_released(nd_loop *loop, void *data) { nd_loop_stop(loop); }
@@ -101,6 +101,9 @@ static int setup(nd_controller *c, nd_error_t *err) {
 
   c->loop = nd_loop_new(err);
   if (c->loop == NULL)
+    return -1;
+  c->trim = nd_memtrim_new(c->loop, TRIM_DELAY_MS, err);
+  if (c->trim == NULL)
     return -1;
   if (nd_loop_add_signal(c->loop, SIGTERM, on_signal, c, err) < 0 ||
       nd_loop_add_signal(c->loop, SIGINT, on_signal, c, err) < 0)
@@ -191,6 +194,7 @@ static void teardown(nd_controller *c) {
   nd_registry_free(c->registry);
   nd_health_taints_free(c->taints);
   json_decref(c->pool_stats);
+  nd_memtrim_free(c->trim);
   nd_loop_free(c->loop);
   nd_controller_config_clear(&c->cfg);
 }
@@ -209,6 +213,9 @@ int main(int argc, char **argv) {
     return 2;
   }
   srand((unsigned)(getpid() ^ (unsigned)nd_now_ms()));
+  /* one loop thread, plus the fabric-manager workers of binding conditions: two malloc
+   * arenas are plenty */
+  nd_malloc_limit_arenas(2);
   int status = 0;
   if (setup(&c, &err) < 0 || nd_loop_run(c.loop, &err) < 0) {
     ND_LOG_ERROR("controller", "fatal", ND_KV_S("error", nd_error_msg(err)));

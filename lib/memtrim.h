@@ -4,7 +4,8 @@
  * mark of its busiest moment, and every thread that allocates gets an arena of its own (up to
  * 8 x cores). nd_memtrim_poke() after a unit of work (re)arms a one-shot timer on the loop;
  * when it fires, delay_ms after the last poke, malloc_trim(0) returns the free pages of every
- * arena. nd_malloc_limit_arenas() caps the number of arenas (call it before threads start). */
+ * arena. nd_malloc_limit_arenas() caps the number of arenas (call it before threads start).
+ * Both daemons (controller, node plugin) use this one mechanism. */
 #ifndef NETDRA_MEMTRIM_H
 #define NETDRA_MEMTRIM_H
 
@@ -22,7 +23,8 @@ void nd_memtrim_poke(nd_memtrim *t);
 /* How many times memory was trimmed. */
 unsigned long nd_memtrim_count(const nd_memtrim *t);
 
-/* mallopt(M_ARENA_MAX, n); returns 0, or -1 when the allocator refused. */
+/* mallopt(M_ARENA_MAX, n) unless MALLOC_ARENA_MAX is set (the operator's setting wins);
+ * returns 0, or -1 when the allocator refused. */
 int nd_malloc_limit_arenas(int n);
 
 #endif

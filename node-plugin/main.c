@@ -13,8 +13,7 @@ extern char **environ;
 int main(int argc, char **argv) {
   /* The workers spend their time waiting on I/O: two malloc arenas are plenty, instead of
    * one per worker thread (each keeps its own free pages). MALLOC_ARENA_MAX still wins. */
-  if (getenv("MALLOC_ARENA_MAX") == NULL)
-    nd_malloc_limit_arenas(2);
+  nd_malloc_limit_arenas(2);
   nd_plugin_config cfg;
   cleanup_error nd_error_t err = NULL;
   int r = nd_plugin_config_load(&cfg, argc, argv, environ, &err);
