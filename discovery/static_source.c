@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -25,8 +26,9 @@
 #define RESCAN_DELAY_MS 100
 
 typedef struct {
-  char **keys; /* "pool\nid" of the devices the file last described */
+  char **keys; /* "pool\nid" of the devices the file last described, pointing into text */
   size_t n;
+  char *text;  /* the keys one after another: one allocation per file, not one per device */
 } file_devices;
 
 struct nd_static_source {
@@ -42,9 +44,8 @@ struct nd_static_source {
 
 static void free_file_devices(void *v) {
   file_devices *fd = v;
-  for (size_t i = 0; i < fd->n; i++)
-    free(fd->keys[i]);
   free(fd->keys);
+  free(fd->text);
   free(fd);
 }
 
@@ -146,11 +147,21 @@ int nd_static_inventory_check(const char *path, size_t *n_devices, nd_error_t *e
   return 0;
 }
 
-static char *device_key(const char *pool, const char *id) {
-  char *k = NULL;
-  if (asprintf(&k, "%s\n%s", pool, id) < 0)
+/* The keys ("pool\nid") of devs. */
+static file_devices *file_devices_of(nd_device *const *devs, size_t n) {
+  file_devices *fd = calloc(1, sizeof(*fd));
+  size_t len = 0;
+  for (size_t i = 0; i < n; i++)
+    len += strlen(devs[i]->pool) + 1 + strlen(devs[i]->id) + 1;
+  if (fd == NULL || (fd->keys = calloc(n + 1, sizeof(char *))) == NULL ||
+      (fd->text = malloc(len + 1)) == NULL)
     abort();
-  return k;
+  char *at = fd->text;
+  for (size_t i = 0; i < n; i++) {
+    fd->keys[fd->n++] = at;
+    at += sprintf(at, "%s\n%s", devs[i]->pool, devs[i]->id) + 1;
+  }
+  return fd;
 }
 
 static void remove_key(nd_static_source *s, const char *key) {
@@ -169,13 +180,11 @@ static int apply_file(nd_static_source *s, const char *path) {
     ND_LOG_ERROR("static", "inventory-rejected", ND_KV_S("file", path), ND_KV_S("reason", nd_error_msg(err)));
     return -1;
   }
-  file_devices *now = calloc(1, sizeof(*now));
-  now->keys = calloc((size_t)n + 1, sizeof(char *));
-  nd_strmap *keep = nd_strmap_new();
+  file_devices *now = file_devices_of(devs, (size_t)n);
+  nd_strmap *keep = nd_strmap_new_borrowed();
+  for (size_t i = 0; i < now->n; i++)
+    nd_strmap_put(keep, now->keys[i], now->keys[i]);
   for (ssize_t i = 0; i < n; i++) {
-    char *key = device_key(devs[i]->pool, devs[i]->id);
-    nd_strmap_put(keep, key, key);
-    now->keys[now->n++] = key;
     if (nd_registry_upsert(s->reg, devs[i], &err) < 0) {
       ND_LOG_ERROR("static", "device-rejected", ND_KV_S("file", path), ND_KV_S("reason", nd_error_msg(err)));
       nd_error_release(&err);
