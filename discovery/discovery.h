@@ -53,12 +53,9 @@ typedef struct nd_device {
   char *type;   /* camera, cxl-memory, accelerator or a configured custom type */
   char *vendor, *model;
   nd_attr *attrs;
-  size_t n_attrs;
   nd_capacity *caps;
-  size_t n_caps;
   /* reachability: all_nodes (below), or the requirements of one nodeSelector term */
   nd_node_requirement *node_reqs;
-  size_t n_node_reqs;
   /* attach information for the node plugin (no credentials, only references) */
   char *endpoint;         /* URL the node plugin talks to (stream, control, fabric manager) */
   char *secret_namespace; /* Secret holding credentials, or NULL */
@@ -67,14 +64,14 @@ typedef struct nd_device {
   /* binding conditions (cxl-memory and other attach-before-start devices; binds_to_node
    * below) */
   char **binding_conditions;
-  size_t n_binding_conditions;
   char **binding_failure_conditions;
-  size_t n_binding_failure_conditions;
   /* health */
   uint64_t last_seen_ms;   /* nd_wall_ms() of the last announcement/heartbeat */
   uint64_t health_since_ms;
   nd_health health;
   int ttl_s;               /* 0 = no heartbeat expected */
+  /* the counts of the arrays above (32 bits: the registry holds 100,000s of devices) */
+  uint32_t n_attrs, n_caps, n_node_reqs, n_binding_conditions, n_binding_failure_conditions;
   /* the flags, here to leave no padding (the registry holds 100,000s of devices) */
   bool all_nodes;
   bool binds_to_node;
