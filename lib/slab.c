@@ -4,7 +4,7 @@
 
 #include <stdlib.h>
 
-#define GRAIN 16
+#define GRAIN 8 /* size classes and alignment: pointers and 64-bit integers */
 #define N_CLASSES (ND_SLAB_MAX / GRAIN)
 #define BLOCK_BYTES (64 * 1024)
 

@@ -12,13 +12,13 @@
 static void test_classes_and_reuse(void **state) {
   (void)state;
   nd_slab *s = nd_slab_new();
-  char *a = nd_slab_alloc(s, 40), *b = nd_slab_alloc(s, 48), *c = nd_slab_alloc(s, 8);
-  assert_int_equal((uintptr_t)a % 16, 0);
-  assert_int_equal((uintptr_t)b % 16, 0);
-  assert_int_equal((uintptr_t)c % 16, 0);
-  assert_int_equal(b - a, 48); /* 40 and 48 share the 48-byte class, packed back to back */
+  char *a = nd_slab_alloc(s, 40), *b = nd_slab_alloc(s, 36), *c = nd_slab_alloc(s, 8);
+  assert_int_equal((uintptr_t)a % 8, 0);
+  assert_int_equal((uintptr_t)b % 8, 0);
+  assert_int_equal((uintptr_t)c % 8, 0);
+  assert_int_equal(b - a, 40); /* 36 and 40 share the 40-byte class, packed back to back */
   memset(a, 1, 40);
-  memset(b, 2, 48);
+  memset(b, 2, 36);
   memset(c, 3, 8);
   assert_int_equal(a[39], 1);
   nd_slab_release(s, a, 40);
