@@ -1,9 +1,11 @@
 /* device_compact.c: one-block devices with shared strings (see device_compact.h).
  * Layout of the block: the nd_device, its attribute, capacity and node-requirement arrays,
  * the pointer arrays of requirement values and binding conditions, then the device's own
- * strings (id, name, attribute string values, endpoint, Secret name, fabric region). */
+ * strings (attribute string values, id unless it equals the name, endpoint, Secret name,
+ * fabric region). The name is the caller's. */
 #include "device_compact.h"
 
+#include <stdbool.h>
 #include <string.h>
 
 /* Sizing and copying share one walk over the device: with base == NULL it only counts (the
@@ -43,8 +45,9 @@ static char **share_strv(packer *p, char *const *v, size_t n) {
   return out;
 }
 
-/* Pointer-aligned parts first (every element size is a multiple of 8), strings last. */
-static nd_device *pack(packer *p, const nd_device *d) {
+/* Pointer-aligned parts first (every element size is a multiple of 8), strings last.
+ * id_is_name: the id is the name (not stored again). name is only read when filling. */
+static nd_device *pack(packer *p, const nd_device *d, const char *name, bool id_is_name) {
   nd_device *c = take(p, sizeof(*c));
   nd_attr *attrs = d->n_attrs ? take(p, d->n_attrs * sizeof(*attrs)) : NULL;
   nd_capacity *caps = d->n_caps ? take(p, d->n_caps * sizeof(*caps)) : NULL;
@@ -85,13 +88,13 @@ static nd_device *pack(packer *p, const nd_device *d) {
       attrs[i].str = str;
     }
   }
-  char *id = own(p, d->id), *name = own(p, d->name), *endpoint = own(p, d->endpoint);
+  char *id = id_is_name ? (char *)name : own(p, d->id), *endpoint = own(p, d->endpoint);
   char *secret_name = own(p, d->secret_name), *fabric_region = own(p, d->fabric_region);
   if (c != NULL) {
     c->binding_conditions = conds;
     c->binding_failure_conditions = failure_conds;
     c->id = id;
-    c->name = name;
+    c->name = (char *)name;
     c->endpoint = endpoint;
     c->secret_name = secret_name;
     c->fabric_region = fabric_region;
@@ -99,15 +102,17 @@ static nd_device *pack(packer *p, const nd_device *d) {
   return c;
 }
 
-static size_t block_size(const nd_device *d) {
+static size_t block_size(const nd_device *d, bool id_is_name) {
   packer count = {0};
-  pack(&count, d);
+  pack(&count, d, NULL, id_is_name);
   return count.used;
 }
 
-nd_device *nd_device_compact(const nd_device *d, const nd_device_storage *st) {
-  packer fill = {.base = nd_slab_alloc(st->memory, block_size(d)), .shared = st->strings};
-  return pack(&fill, d);
+nd_device *nd_device_compact(const nd_device *d, const char *name, const nd_device_storage *st) {
+  bool id_is_name = strcmp(d->id, name) == 0;
+  packer fill = {.base = nd_slab_alloc(st->memory, block_size(d, id_is_name)),
+                 .shared = st->strings};
+  return pack(&fill, d, name, id_is_name);
 }
 
 static void unref_strv(nd_intern *shared, char *const *v, size_t n) {
@@ -138,5 +143,5 @@ void nd_device_compact_free(nd_device *d, const nd_device_storage *st) {
   }
   for (size_t i = 0; i < d->n_attrs; i++)
     nd_intern_unref(shared, d->attrs[i].name);
-  nd_slab_release(st->memory, d, block_size(d));
+  nd_slab_release(st->memory, d, block_size(d, d->id == d->name));
 }

@@ -19,9 +19,12 @@ typedef struct {
   nd_slab *memory;    /* the blocks */
 } nd_device_storage;
 
-/* A compact copy of d (which is left alone); aborts when out of memory. */
-nd_device *nd_device_compact(const nd_device *d, const nd_device_storage *st);
-/* Free a compact device and release its shared strings (NULL: nothing). */
+/* A compact copy of d (which is left alone) named `name`, which the caller keeps valid for as
+ * long as the copy lives (the registry's slot holds it); an id equal to the name shares it.
+ * Aborts when out of memory. */
+nd_device *nd_device_compact(const nd_device *d, const char *name, const nd_device_storage *st);
+/* Free a compact device and release its shared strings (NULL: nothing); its name is not
+ * read, so the name's owner may already be gone. */
 void nd_device_compact_free(nd_device *d, const nd_device_storage *st);
 
 #endif

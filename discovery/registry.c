@@ -353,10 +353,7 @@ int nd_registry_upsert(nd_registry *r, nd_device *d, nd_error_t *err) {
   }
   /* from here on the registry's compact copy, named by the slot */
   nd_device *announced = d;
-  free(announced->name);
-  announced->name = s->name;
-  d = nd_device_compact(announced, &r->storage);
-  announced->name = NULL;
+  d = nd_device_compact(announced, s->name, &r->storage);
   nd_device_free(announced);
   nd_device *before = effective(s);
   nd_device *old = s->by_source[src];
@@ -392,6 +389,7 @@ static void remove_source_device(nd_registry *r, pool *p, dev_slot *s, int src, 
   r->per_source[src]--;
   p->dirty = true;
   nd_device *after = effective(s);
+  nd_device_compact_free(gone, &r->storage);
   if (after == NULL) {
     ND_LOG_INFO("registry", "device-removed", ND_KV_S("pool", p->name), ND_KV_S("device", s->name));
     note_change(r, ND_CHANGE_REMOVED, p, s->name);
@@ -402,7 +400,6 @@ static void remove_source_device(nd_registry *r, pool *p, dev_slot *s, int src, 
   } else if (before != after) {
     note_change(r, ND_CHANGE_UPDATED, p, s->name);
   }
-  nd_device_compact_free(gone, &r->storage);
 }
 
 int nd_registry_remove(nd_registry *r, const char *source, const char *pool_name, const char *id) {

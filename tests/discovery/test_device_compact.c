@@ -39,7 +39,8 @@ static void test_compact_reads_like_the_original(void **state) {
   nd_node_requirement r1[1], r2[1];
   full_device(&d1, a1, c1, r1, "cam-1");
   full_device(&d2, a2, c2, r2, "cam-2");
-  nd_device *x = nd_device_compact(&d1, &st), *y = nd_device_compact(&d2, &st);
+  char n1[] = "cam-1", n2[] = "cam-2-renamed"; /* as the registry's slots name them */
+  nd_device *x = nd_device_compact(&d1, n1, &st), *y = nd_device_compact(&d2, n2, &st);
   assert_true(nd_device_equal(x, &d1));
   assert_true(nd_device_equal(y, &d2));
   assert_false(nd_device_equal(x, y));
@@ -55,7 +56,11 @@ static void test_compact_reads_like_the_original(void **state) {
   assert_ptr_equal(x->vendor, y->vendor);
   assert_ptr_equal(x->attrs[1].name, y->attrs[1].name);
   assert_ptr_equal(x->node_reqs[0].values[0], y->node_reqs[0].values[0]);
-  assert_ptr_not_equal(x->id, y->id);
+  assert_ptr_equal(x->name, n1); /* the caller's name, shared by an equal id */
+  assert_ptr_equal(x->id, n1);
+  assert_ptr_equal(y->name, n2); /* a different id is the device's own copy */
+  assert_string_equal(y->id, "cam-2");
+  assert_ptr_not_equal(y->id, d2.id);
   assert_ptr_not_equal(x->attrs[1].str, y->attrs[1].str);
   /* a clone is an ordinary device */
   nd_device *c = nd_device_clone(x);
@@ -75,8 +80,11 @@ static void test_minimal_device(void **state) {
   nd_device_storage st = {.strings = nd_intern_new(), .memory = nd_slab_new()};
   nd_device d = {.source = "static", .pool = "p", .id = "x", .name = "x", .type = "camera",
                  .all_nodes = true};
-  nd_device *x = nd_device_compact(&d, &st);
+  char name[] = "x";
+  nd_device *x = nd_device_compact(&d, name, &st);
   assert_true(nd_device_equal(x, &d));
+  assert_ptr_equal(x->name, name); /* the caller's name, shared by the equal id */
+  assert_ptr_equal(x->id, name);
   assert_null(x->vendor);
   assert_null(x->attrs);
   assert_null(x->binding_conditions);
