@@ -83,11 +83,11 @@ int nd_controller_plan(nd_reconciler *rc, const json_t *only, nd_planned_pool **
       abort();
     uint64_t by_health[3] = {0};
     for (size_t i = 0; i < nd; i++) {
-      const json_t *pub = nd_reconciler_published_device(rc, pool, devs[i]->name);
-      placement[i] = pub != NULL ? nd_reconciler_published_slice(rc, pool, devs[i]->name) : -1;
+      const nd_published_device *pub = nd_reconciler_published(rc, pool, devs[i]->name);
+      placement[i] = pub != NULL ? pub->slice : -1;
       taints[i] = nd_health_taints_decide(c->taints, pool, devs[i]->name, devs[i]->health,
-                                          pub != NULL && published_taint(c, pub), 0, now,
-                                          recheck_wall_ms);
+                                          pub != NULL && published_taint(c, pub->device), 0,
+                                          now, recheck_wall_ms);
       if (devs[i]->health <= ND_HEALTH_OFFLINE)
         by_health[devs[i]->health]++;
     }

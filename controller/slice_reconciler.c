@@ -8,6 +8,7 @@
 #include "cleanup.h"
 #include "log.h"
 #include "pool_sync.h"
+#include "published_index.h"
 
 struct nd_reconciler {
   nd_loop *loop;
@@ -21,8 +22,7 @@ struct nd_reconciler {
 
   nd_k8s_watch *watch;
   json_t *cache; /* name -> ResourceSlice object (our driver only) */
-  json_t *index;      /* pool -> {device -> device object}, rebuilt lazily */
-  json_t *index_slot; /* pool -> {device -> slice number (shared integer)}, same */
+  nd_published_index *index; /* devices of the cache, rebuilt lazily */
   bool index_stale;
   json_t *dirty;  /* pool -> true: pools to plan in the next round */
   bool all_dirty; /* plan every pool in the next round */
@@ -109,49 +109,14 @@ static bool cache_del(nd_reconciler *rc, const char *name, const char *rv) {
   return true;
 }
 
-static json_t *submap(json_t *map, const char *key) {
-  json_t *m = json_object_get(map, key);
-  if (m == NULL) {
-    m = json_object();
-    json_object_set_new(map, key, m);
+const nd_published_device *nd_reconciler_published(const nd_reconciler *crc, const char *pool,
+                                                   const char *device) {
+  nd_reconciler *rc = (nd_reconciler *)crc;
+  if (rc->index_stale) {
+    nd_published_index_build(rc->index, rc->cache, rc->driver);
+    rc->index_stale = false;
   }
-  return m;
-}
-
-static void rebuild_index(nd_reconciler *rc) {
-  if (!rc->index_stale)
-    return;
-  json_object_clear(rc->index);
-  json_object_clear(rc->index_slot);
-  const char *name;
-  json_t *obj;
-  json_object_foreach(rc->cache, name, obj) {
-    const char *pool = obj_pool(obj);
-    json_t *p = submap(rc->index, pool), *slots = submap(rc->index_slot, pool);
-    cleanup_json json_t *number = json_integer(nd_slice_number(rc->driver, pool, name));
-    size_t i;
-    json_t *d;
-    json_array_foreach(json_object_get(json_object_get(obj, "spec"), "devices"), i, d) {
-      const char *dn = json_string_value(json_object_get(d, "name"));
-      if (dn != NULL) {
-        json_object_set(p, dn, d);
-        json_object_set(slots, dn, number);
-      }
-    }
-  }
-  rc->index_stale = false;
-}
-
-const json_t *nd_reconciler_published_device(const nd_reconciler *rc, const char *pool,
-                                             const char *device) {
-  rebuild_index((nd_reconciler *)rc);
-  return json_object_get(json_object_get(rc->index, pool), device);
-}
-
-int nd_reconciler_published_slice(const nd_reconciler *rc, const char *pool, const char *device) {
-  rebuild_index((nd_reconciler *)rc);
-  json_t *v = json_object_get(json_object_get(rc->index_slot, pool), device);
-  return v == NULL ? -1 : (int)json_integer_value(v);
+  return nd_published_index_find(rc->index, pool, device);
 }
 
 /* ---- triggers -------------------------------------------------------------------------- */
@@ -619,8 +584,8 @@ nd_reconciler *nd_reconciler_new(nd_loop *loop, nd_k8s_client *k8s,
   rc->plan = plan;
   rc->plan_data = data;
   rc->cache = json_object();
-  rc->index = json_object();
-  rc->index_slot = json_object();
+  rc->index = nd_published_index_new();
+  rc->index_stale = true;
   rc->dirty = json_object();
   rc->debounce = nd_loop_add_timer(loop, 0, 0, on_debounce, rc, err);
   rc->resync = nd_loop_add_timer(loop, rc->opts.resync_ms, rc->opts.resync_ms, on_resync, rc, err);
@@ -684,8 +649,7 @@ void nd_reconciler_free(nd_reconciler *rc) {
     nd_loop_del_timer(rc->loop, rc->recheck);
   clear_queue(rc);
   json_decref(rc->cache);
-  json_decref(rc->index);
-  json_decref(rc->index_slot);
+  nd_published_index_free(rc->index);
   json_decref(rc->dirty);
   free(rc->driver);
   free(rc->api_version);

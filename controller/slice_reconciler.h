@@ -19,6 +19,7 @@
 
 #include "evloop.h"
 #include "k8s_client.h"
+#include "published_index.h"
 #include "slice_planner.h"
 
 typedef struct nd_reconciler nd_reconciler;
@@ -75,10 +76,9 @@ bool nd_reconciler_idle(const nd_reconciler *rc);
 const nd_reconciler_stats *nd_reconciler_get_stats(const nd_reconciler *rc);
 size_t nd_reconciler_slice_count(const nd_reconciler *rc);
 
-/* The published device object of pool/name, or NULL (used to adopt published taints). */
-const json_t *nd_reconciler_published_device(const nd_reconciler *rc, const char *pool,
-                                             const char *device);
-/* The number (slice_planner.h) of the slice that publishes pool/device, or -1. */
-int nd_reconciler_published_slice(const nd_reconciler *rc, const char *pool, const char *device);
+/* Where pool/device is published now (its object and slice number), or NULL; used to keep
+ * placement and adopt published taints. Valid until the loop runs again. */
+const nd_published_device *nd_reconciler_published(const nd_reconciler *rc, const char *pool,
+                                                   const char *device);
 
 #endif

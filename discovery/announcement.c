@@ -377,7 +377,7 @@ static int parse_attach(const json_t *attach, nd_device *d, nd_error_t *err) {
   return 0;
 }
 
-static int parse_conditions(const json_t *list, const char *field, char ***out, size_t *n,
+static int parse_conditions(const json_t *list, const char *field, char ***out, uint32_t *n,
                             nd_error_t *err) {
   if (list == NULL)
     return 0;
@@ -477,7 +477,7 @@ nd_device *nd_announcement_parse(const char *source, const char *pool, const cha
     nd_error_make(err, EINVAL,
                   "attributes and capacities: %zu given, at most %d (a slice device holds 32, "
                   "%d are netdra's own)",
-                  d->n_attrs + d->n_caps, MAX_ATTRS_AND_CAPS - RESERVED_ATTRS, RESERVED_ATTRS);
+                  (size_t)d->n_attrs + d->n_caps, MAX_ATTRS_AND_CAPS - RESERVED_ATTRS, RESERVED_ATTRS);
     goto fail;
   }
   if (parse_reachability(json_object_get(doc, "reachability"), d, err) < 0 ||

@@ -24,11 +24,11 @@ typedef enum { ND_ATTR_STRING, ND_ATTR_INT, ND_ATTR_BOOL, ND_ATTR_VERSION } nd_a
 
 typedef struct {
   char *name; /* C identifier (driver's domain) or "<domain>/<identifier>" */
-  nd_attr_type type;
   char *str;  /* ND_ATTR_STRING / ND_ATTR_VERSION, <= 64 bytes */
   int64_t num;
+  nd_attr_type type;
   bool flag;
-} nd_attr;
+} nd_attr; /* (members ordered for size: the registry holds 100,000s of these) */
 
 typedef struct {
   char *name;     /* as attribute names */
@@ -53,29 +53,28 @@ typedef struct nd_device {
   char *type;   /* camera, cxl-memory, accelerator or a configured custom type */
   char *vendor, *model;
   nd_attr *attrs;
-  size_t n_attrs;
   nd_capacity *caps;
-  size_t n_caps;
-  /* reachability: all_nodes, or the requirements of one nodeSelector term */
-  bool all_nodes;
+  /* reachability: all_nodes (below), or the requirements of one nodeSelector term */
   nd_node_requirement *node_reqs;
-  size_t n_node_reqs;
   /* attach information for the node plugin (no credentials, only references) */
   char *endpoint;         /* URL the node plugin talks to (stream, control, fabric manager) */
   char *secret_namespace; /* Secret holding credentials, or NULL */
   char *secret_name;
   char *fabric_region;    /* cxl-memory: region id at the fabric manager */
-  /* binding conditions (cxl-memory and other attach-before-start devices) */
-  bool binds_to_node;
+  /* binding conditions (cxl-memory and other attach-before-start devices; binds_to_node
+   * below) */
   char **binding_conditions;
-  size_t n_binding_conditions;
   char **binding_failure_conditions;
-  size_t n_binding_failure_conditions;
   /* health */
-  nd_health health;
   uint64_t last_seen_ms;   /* nd_wall_ms() of the last announcement/heartbeat */
   uint64_t health_since_ms;
+  nd_health health;
   int ttl_s;               /* 0 = no heartbeat expected */
+  /* the counts of the arrays above (32 bits: the registry holds 100,000s of devices) */
+  uint32_t n_attrs, n_caps, n_node_reqs, n_binding_conditions, n_binding_failure_conditions;
+  /* the flags, here to leave no padding (the registry holds 100,000s of devices) */
+  bool all_nodes;
+  bool binds_to_node;
 } nd_device;
 
 void nd_device_free(nd_device *d);

@@ -7,14 +7,21 @@
  *    stale_after_ms, offline (also at once on a last will / goodbye) -> removed after
  *    offline_grace_ms; a heartbeat brings it back online;
  *  - changes: collected and handed to the subscriber once per loop iteration (nd_loop_defer);
- *  - bounds: devices per source and per pool, with clear errors. */
+ *  - bounds: devices per source and per pool, with clear errors;
+ *  - storage: devices are held in their compact form (device_compact.h: one slab block each,
+ *    repeated strings shared through the registry's intern table); a device slot holds its
+ *    id and name in the same block (of the same slab), and the pool's indexes borrow them
+ *    as keys. */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cleanup.h"
+#include "device_compact.h"
 #include "discovery.h"
+#include "intern.h"
 #include "log.h"
+#include "slab.h"
 #include "names.h"
 #include "strmap.h"
 
@@ -25,14 +32,15 @@
 #define DEFAULT_OFFLINE_GRACE_MS 300000
 
 typedef struct {
-  nd_device *by_source[N_SOURCES]; /* precedence order */
-  char *name;
+  nd_device *by_source[N_SOURCES]; /* precedence order; compact devices */
+  const char *id;                  /* in chars, after name */
+  char name[];                     /* then id */
 } dev_slot;
 
 typedef struct {
   char *name;
-  nd_strmap *by_id;   /* id -> dev_slot */
-  nd_strmap *by_name; /* name -> dev_slot */
+  nd_strmap *by_id;   /* id -> dev_slot (keys borrowed from the slots) */
+  nd_strmap *by_name; /* name -> dev_slot (same) */
   const nd_device **sorted;
   size_t n_sorted;
   bool dirty;
@@ -45,6 +53,7 @@ typedef struct {
 
 struct nd_registry {
   nd_loop *loop;
+  nd_device_storage storage; /* compact devices and the slots (device_compact.h) */
   nd_registry_options opts;
   nd_strmap *pools;
   const char **pool_names;
@@ -120,24 +129,41 @@ static pool *get_pool(nd_registry *r, const char *name, bool create) {
     return p;
   p = calloc(1, sizeof(*p));
   p->name = strdup(name);
-  p->by_id = nd_strmap_new();
-  p->by_name = nd_strmap_new();
+  p->by_id = nd_strmap_new_borrowed();
+  p->by_name = nd_strmap_new_borrowed();
   nd_strmap_put(r->pools, name, p);
   r->pools_dirty = true;
   return p;
 }
 
-static void free_slot(void *v) {
-  dev_slot *s = v;
-  for (int i = 0; i < N_SOURCES; i++)
-    nd_device_free(s->by_source[i]);
-  free(s->name);
-  free(s);
+static size_t slot_size(const char *id, const char *name) {
+  return sizeof(dev_slot) + strlen(name) + 1 + strlen(id) + 1;
 }
 
-static void free_pool(void *v) {
-  pool *p = v;
-  nd_strmap_free(p->by_id, free_slot);
+/* A slot for device `id` named `name`, both copied into the slot's own block. */
+static dev_slot *new_slot(nd_registry *r, const char *id, const char *name) {
+  size_t nl = strlen(name) + 1, il = strlen(id) + 1;
+  dev_slot *s = nd_slab_alloc(r->storage.memory, slot_size(id, name));
+  memset(s, 0, sizeof(*s));
+  memcpy(s->name, name, nl);
+  memcpy(s->name + nl, id, il);
+  s->id = s->name + nl;
+  return s;
+}
+
+static void free_slot(nd_registry *r, dev_slot *s) {
+  for (int i = 0; i < N_SOURCES; i++)
+    nd_device_compact_free(s->by_source[i], &r->storage);
+  nd_slab_release(r->storage.memory, s, slot_size(s->id, s->name));
+}
+
+static void free_pool(nd_registry *r, pool *p) {
+  size_t pos = 0;
+  const char *id;
+  void *s;
+  while (nd_strmap_next(p->by_id, &pos, &id, &s))
+    free_slot(r, s);
+  nd_strmap_free(p->by_id, NULL);
   nd_strmap_free(p->by_name, NULL);
   free(p->sorted);
   free(p->name);
@@ -227,6 +253,8 @@ nd_registry *nd_registry_new(nd_loop *loop, const nd_registry_options *opts, nd_
   if (r->opts.offline_grace_ms == 0)
     r->opts.offline_grace_ms = DEFAULT_OFFLINE_GRACE_MS;
   r->pools = nd_strmap_new();
+  r->storage.strings = nd_intern_new();
+  r->storage.memory = nd_slab_new();
   r->sweeper = nd_loop_add_timer(loop, SWEEP_MS, SWEEP_MS, sweep, r, err);
   if (r->sweeper == NULL) {
     nd_registry_free(r);
@@ -248,7 +276,14 @@ void nd_registry_free(nd_registry *r) {
   r->pending = NULL;
   r->n_pending = 0;
   r->cb = NULL;
-  nd_strmap_free(r->pools, free_pool);
+  size_t pos = 0;
+  const char *name;
+  void *p;
+  while (nd_strmap_next(r->pools, &pos, &name, &p))
+    free_pool(r, p);
+  nd_strmap_free(r->pools, NULL);
+  nd_intern_free(r->storage.strings);
+  nd_slab_free(r->storage.memory);
   free(r->pool_names);
   if (r->flush_scheduled)
     nd_loop_cancel_defer(r->loop, flush, r);
@@ -260,13 +295,12 @@ void nd_registry_subscribe(nd_registry *r, nd_registry_cb cb, void *data) {
   r->cb_data = data;
 }
 
-static int assign_name(pool *p, dev_slot *s, const char *id, nd_error_t *err) {
+/* A new slot for id with a free name in p (not yet in p's indexes), or NULL with err. */
+static dev_slot *named_slot(nd_registry *r, pool *p, const char *id, nd_error_t *err) {
   char base[ND_DNS_LABEL_MAX + 1];
   nd_name_sanitize_dns_label(id, strlen(id), base);
-  if (nd_strmap_get(p->by_name, base) == NULL) {
-    s->name = strdup(base);
-    return 0;
-  }
+  if (nd_strmap_get(p->by_name, base) == NULL)
+    return new_slot(r, id, base);
   for (int n = 2; n < 1000; n++) {
     char cand[ND_DNS_LABEL_MAX + 1], suffix[8];
     int sl = snprintf(suffix, sizeof(suffix), "-%d", n);
@@ -276,12 +310,11 @@ static int assign_name(pool *p, dev_slot *s, const char *id, nd_error_t *err) {
     while (keep > 0 && base[keep - 1] == '-')
       keep--;
     snprintf(cand, sizeof(cand), "%.*s%s", (int)keep, base, suffix);
-    if (nd_strmap_get(p->by_name, cand) == NULL) {
-      s->name = strdup(cand);
-      return 0;
-    }
+    if (nd_strmap_get(p->by_name, cand) == NULL)
+      return new_slot(r, id, cand);
   }
-  return nd_error_make(err, EEXIST, "device id \"%s\": no free name in pool %s", id, p->name);
+  nd_error_make(err, EEXIST, "device id \"%s\": no free name in pool %s", id, p->name);
+  return NULL;
 }
 
 int nd_registry_upsert(nd_registry *r, nd_device *d, nd_error_t *err) {
@@ -309,18 +342,19 @@ int nd_registry_upsert(nd_registry *r, nd_device *d, nd_error_t *err) {
     }
   }
   if (new_slot) {
-    s = calloc(1, sizeof(*s));
-    if (assign_name(p, s, d->id, err) < 0) {
-      free(s);
+    s = named_slot(r, p, d->id, err);
+    if (s == NULL) {
       nd_device_free(d);
       return -1;
     }
-    nd_strmap_put(p->by_id, d->id, s);
+    nd_strmap_put(p->by_id, s->id, s);
     nd_strmap_put(p->by_name, s->name, s);
     r->count++;
   }
-  free(d->name);
-  d->name = strdup(s->name);
+  /* from here on the registry's compact copy, named by the slot */
+  nd_device *announced = d;
+  d = nd_device_compact(announced, s->name, &r->storage);
+  nd_device_free(announced);
   nd_device *before = effective(s);
   nd_device *old = s->by_source[src];
   if (old) {
@@ -342,7 +376,7 @@ int nd_registry_upsert(nd_registry *r, nd_device *d, nd_error_t *err) {
     /* the effective device changed source, or its source described it differently */
     note_change(r, ND_CHANGE_UPDATED, p, s->name);
   }
-  nd_device_free(old);
+  nd_device_compact_free(old, &r->storage);
   return 0;
 }
 
@@ -355,19 +389,17 @@ static void remove_source_device(nd_registry *r, pool *p, dev_slot *s, int src, 
   r->per_source[src]--;
   p->dirty = true;
   nd_device *after = effective(s);
+  nd_device_compact_free(gone, &r->storage);
   if (after == NULL) {
-    cleanup_free char *name = s->name;
-    s->name = NULL;
-    nd_strmap_del(p->by_name, name);
+    ND_LOG_INFO("registry", "device-removed", ND_KV_S("pool", p->name), ND_KV_S("device", s->name));
+    note_change(r, ND_CHANGE_REMOVED, p, s->name);
+    nd_strmap_del(p->by_name, s->name);
     nd_strmap_del(p->by_id, id);
-    free_slot(s);
+    free_slot(r, s);
     r->count--;
-    ND_LOG_INFO("registry", "device-removed", ND_KV_S("pool", p->name), ND_KV_S("device", name));
-    note_change(r, ND_CHANGE_REMOVED, p, name);
   } else if (before != after) {
     note_change(r, ND_CHANGE_UPDATED, p, s->name);
   }
-  nd_device_free(gone);
 }
 
 int nd_registry_remove(nd_registry *r, const char *source, const char *pool_name, const char *id) {

@@ -8,6 +8,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
@@ -24,10 +25,21 @@
 #define MAX_DEVICES_PER_FILE 100000
 #define RESCAN_DELAY_MS 100
 
+/* The devices a file last described: their keys ("pool\nid"), each NUL-terminated, one
+ * after another in one allocation (not one per device). */
 typedef struct {
-  char **keys; /* "pool\nid" of the devices the file last described */
   size_t n;
+  char text[];
 } file_devices;
+
+/* Walk the keys: for (const char *k = first_key(fd, &i); k; k = next_key(fd, k, &i)) */
+static const char *first_key(const file_devices *fd, size_t *i) {
+  *i = 0;
+  return fd->n > 0 ? fd->text : NULL;
+}
+static const char *next_key(const file_devices *fd, const char *key, size_t *i) {
+  return ++*i < fd->n ? key + strlen(key) + 1 : NULL;
+}
 
 struct nd_static_source {
   nd_loop *loop;
@@ -40,13 +52,7 @@ struct nd_static_source {
   nd_strmap *files; /* file path -> file_devices */
 };
 
-static void free_file_devices(void *v) {
-  file_devices *fd = v;
-  for (size_t i = 0; i < fd->n; i++)
-    free(fd->keys[i]);
-  free(fd->keys);
-  free(fd);
-}
+static void free_file_devices(void *v) { free(v); }
 
 /* Parse a file into devices (owned array). Returns count, or -1 with err. */
 static ssize_t parse_file(const char *path, nd_device ***out, nd_error_t *err) {
@@ -146,11 +152,19 @@ int nd_static_inventory_check(const char *path, size_t *n_devices, nd_error_t *e
   return 0;
 }
 
-static char *device_key(const char *pool, const char *id) {
-  char *k = NULL;
-  if (asprintf(&k, "%s\n%s", pool, id) < 0)
+/* The keys ("pool\nid") of devs. */
+static file_devices *file_devices_of(nd_device *const *devs, size_t n) {
+  size_t len = 0;
+  for (size_t i = 0; i < n; i++)
+    len += strlen(devs[i]->pool) + 1 + strlen(devs[i]->id) + 1;
+  file_devices *fd = malloc(sizeof(*fd) + len + 1);
+  if (fd == NULL)
     abort();
-  return k;
+  fd->n = n;
+  char *at = fd->text;
+  for (size_t i = 0; i < n; i++)
+    at += sprintf(at, "%s\n%s", devs[i]->pool, devs[i]->id) + 1;
+  return fd;
 }
 
 static void remove_key(nd_static_source *s, const char *key) {
@@ -169,13 +183,12 @@ static int apply_file(nd_static_source *s, const char *path) {
     ND_LOG_ERROR("static", "inventory-rejected", ND_KV_S("file", path), ND_KV_S("reason", nd_error_msg(err)));
     return -1;
   }
-  file_devices *now = calloc(1, sizeof(*now));
-  now->keys = calloc((size_t)n + 1, sizeof(char *));
-  nd_strmap *keep = nd_strmap_new();
+  file_devices *now = file_devices_of(devs, (size_t)n);
+  nd_strmap *keep = nd_strmap_new_borrowed();
+  size_t walked;
+  for (const char *k = first_key(now, &walked); k != NULL; k = next_key(now, k, &walked))
+    nd_strmap_put(keep, k, (void *)k);
   for (ssize_t i = 0; i < n; i++) {
-    char *key = device_key(devs[i]->pool, devs[i]->id);
-    nd_strmap_put(keep, key, key);
-    now->keys[now->n++] = key;
     if (nd_registry_upsert(s->reg, devs[i], &err) < 0) {
       ND_LOG_ERROR("static", "device-rejected", ND_KV_S("file", path), ND_KV_S("reason", nd_error_msg(err)));
       nd_error_release(&err);
@@ -183,9 +196,10 @@ static int apply_file(nd_static_source *s, const char *path) {
   }
   free(devs);
   file_devices *before = nd_strmap_put(s->files, path, now);
-  for (size_t i = 0; before && i < before->n; i++)
-    if (nd_strmap_get(keep, before->keys[i]) == NULL)
-      remove_key(s, before->keys[i]);
+  for (const char *k = before ? first_key(before, &walked) : NULL; k != NULL;
+       k = next_key(before, k, &walked))
+    if (nd_strmap_get(keep, k) == NULL)
+      remove_key(s, k);
   nd_strmap_free(keep, NULL);
   if (before)
     free_file_devices(before);
@@ -234,8 +248,9 @@ int nd_static_source_reload(nd_static_source *s) {
       gone[n_gone++] = strdup(k);
   for (size_t i = 0; i < n_gone; i++) {
     file_devices *fd = nd_strmap_del(s->files, gone[i]);
-    for (size_t j = 0; j < fd->n; j++)
-      remove_key(s, fd->keys[j]);
+    size_t j;
+    for (const char *key = first_key(fd, &j); key != NULL; key = next_key(fd, key, &j))
+      remove_key(s, key);
     ND_LOG_INFO("static", "inventory-removed", ND_KV_S("file", gone[i]));
     free_file_devices(fd);
     free(gone[i]);

@@ -34,7 +34,7 @@ static void world_fill(world *w, size_t n) {
   memset(w, 0, sizeof(*w));
   w->n = n;
   for (size_t i = 0; i < n; i++) {
-    snprintf(w->names[i], sizeof(w->names[i]), "dev-%03zu", i);
+    snprintf(w->names[i], sizeof(w->names[i]), "dev-%03u", (unsigned)i);
     nd_device *d = &w->devs[i];
     d->source = "static";
     d->pool = "lab";
@@ -88,6 +88,59 @@ static bool settled(void *p) {
   return idle(a->rc) && fake_store_count(a->store, SLICES) == a->want_slices;
 }
 
+/* ---- fixture: what every test starts from and tears down --------------------------------- */
+
+typedef struct {
+  fake_store *store;   /* the in-memory API server */
+  nd_loop *loop;
+  nd_k8s_client *k8s;  /* a client of store */
+  world *w;            /* the registry the plan reads (empty until world_fill) */
+  nd_reconciler *rc;   /* the reconciler under test (start_reconciler), or NULL */
+} fixture;
+
+static int setup_world(void **state) {
+  fixture *f = calloc(1, sizeof(*f));
+  nd_error_t err = NULL;
+  assert_non_null(f);
+  f->store = fake_store_new();
+  f->loop = nd_loop_new(&err);
+  assert_non_null(f->loop);
+  f->k8s = nd_k8s_client_new(f->loop, NULL, &err);
+  assert_non_null(f->k8s);
+  f->w = calloc(1, sizeof(*f->w));
+  assert_non_null(f->w);
+  *state = f;
+  return 0;
+}
+
+static void stop_reconciler(nd_reconciler *rc) {
+  nd_reconciler_stop(rc);
+  nd_reconciler_free(rc);
+}
+
+static int teardown_world(void **state) {
+  fixture *f = *state;
+  if (f->rc != NULL)
+    stop_reconciler(f->rc);
+  run_until(f->loop, NULL, NULL, 20); /* let the ended requests' callbacks run */
+  nd_k8s_client_free(f->k8s);
+  nd_loop_free(f->loop);
+  fake_store_free(f->store);
+  free(f->w);
+  free(f);
+  return 0;
+}
+
+/* A reconciler of the fixture's world on client k8s, watching (not yet active). */
+static nd_reconciler *start_reconciler(fixture *f, nd_k8s_client *k8s,
+                                       const nd_reconciler_options *o) {
+  nd_error_t err = NULL;
+  nd_reconciler *rc = nd_reconciler_new(f->loop, k8s, o, plan_cb, f->w, &err);
+  assert_non_null(rc);
+  assert_int_equal(nd_reconciler_start(rc, &err), 0);
+  return rc;
+}
+
 static json_t *slice(fake_store *s, int i) {
   char path[128];
   snprintf(path, sizeof(path), SLICES "/netdra.dev-lab-%d", i);
@@ -102,27 +155,22 @@ static const char *model_of(fake_store *s, int slice_i, size_t dev_i) {
 }
 
 static void test_reconcile_lifecycle(void **state) {
-  fake_store *store = fake_store_new();
-  nd_error_t err = NULL;
-  nd_loop *loop = nd_loop_new(&err);
-  nd_k8s_client *k8s = nd_k8s_client_new(loop, NULL, &err);
-  world *w = calloc(1, sizeof(*w));
+  fixture *f = *state;
+  fake_store *store = f->store;
+  nd_loop *loop = f->loop;
+  world *w = f->w;
   world_fill(w, 300);
 
-  nd_reconciler *rc = nd_reconciler_new(loop, k8s, &ropts, plan_cb, w, &err);
-  assert_non_null(rc);
-  assert_int_equal(nd_reconciler_start(rc, &err), 0);
+  nd_reconciler *rc = f->rc = start_reconciler(f, f->k8s, &ropts);
   nd_reconciler_set_active(rc, true);
   settle_arg a = {rc, store, 3};
   assert_true(run_until(loop, settled, &a, 3000));
   assert_int_equal(fake_store_writes(store, "/resourceslices"), 3);
 
   /* restart: a new reconciler adopts the slices, zero writes, also over a quiet interval */
-  nd_reconciler_stop(rc);
-  nd_reconciler_free(rc);
+  stop_reconciler(rc);
   fake_store_clear_log(store);
-  rc = nd_reconciler_new(loop, k8s, &ropts, plan_cb, w, &err);
-  assert_int_equal(nd_reconciler_start(rc, &err), 0);
+  rc = f->rc = start_reconciler(f, f->k8s, &ropts);
   nd_reconciler_set_active(rc, true);
   a.rc = rc;
   assert_true(run_until(loop, settled, &a, 3000));
@@ -183,29 +231,18 @@ static void test_reconcile_lifecycle(void **state) {
   a.want_slices = 0;
   run_until(loop, NULL, NULL, 20);
   assert_true(run_until(loop, settled, &a, 3000));
-
-  nd_reconciler_stop(rc);
-  nd_reconciler_free(rc);
-  run_until(loop, NULL, NULL, 20);
-  nd_k8s_client_free(k8s);
-  nd_loop_free(loop);
-  fake_store_free(store);
-  free(w);
 }
 
 /* A follower keeps a warm cache; when it becomes active it writes nothing. */
 static void test_follower_takeover_no_writes(void **state) {
-  fake_store *store = fake_store_new();
+  fixture *f = *state;
+  fake_store *store = f->store;
+  nd_loop *loop = f->loop;
   nd_error_t err = NULL;
-  nd_loop *loop = nd_loop_new(&err);
-  nd_k8s_client *ka = nd_k8s_client_new(loop, NULL, &err);
   nd_k8s_client *kb = nd_k8s_client_new(loop, NULL, &err);
-  world *w = calloc(1, sizeof(*w));
-  world_fill(w, 200);
-  nd_reconciler *a = nd_reconciler_new(loop, ka, &ropts, plan_cb, w, &err);
-  nd_reconciler *b = nd_reconciler_new(loop, kb, &ropts, plan_cb, w, &err);
-  assert_int_equal(nd_reconciler_start(a, &err), 0);
-  assert_int_equal(nd_reconciler_start(b, &err), 0);
+  world_fill(f->w, 200);
+  nd_reconciler *a = f->rc = start_reconciler(f, f->k8s, &ropts);
+  nd_reconciler *b = start_reconciler(f, kb, &ropts); /* the follower */
   nd_reconciler_set_active(a, true);
   settle_arg sa = {a, store, 2};
   assert_true(run_until(loop, settled, &sa, 3000));
@@ -221,14 +258,9 @@ static void test_follower_takeover_no_writes(void **state) {
   run_until(loop, NULL, NULL, 50);
   assert_true(run_until(loop, settled, &sb, 3000));
   assert_int_equal(fake_store_writes(store, "/resourceslices"), 0);
-  nd_reconciler_stop(a);
-  nd_reconciler_stop(b);
-  nd_reconciler_free(a);
-  nd_reconciler_free(b);
+  stop_reconciler(b);
   run_until(loop, NULL, NULL, 20);
-  nd_loop_free(loop);
-  fake_store_free(store);
-  free(w);
+  nd_k8s_client_free(kb);
 }
 
 /* ---- leader election ------------------------------------------------------------------- */
@@ -265,9 +297,10 @@ static nd_leader_election *candidate(nd_loop *loop, const char *id, nd_k8s_clien
 }
 
 static void test_leader_election(void **state) {
-  fake_store *store = fake_store_new();
+  fixture *f = *state;
+  fake_store *store = f->store;
+  nd_loop *loop = f->loop;
   nd_error_t err = NULL;
-  nd_loop *loop = nd_loop_new(&err);
   nd_k8s_client *k[3];
   cands c = {0};
   c.le[0] = candidate(loop, "a", &k[0]);
@@ -324,9 +357,6 @@ static void test_leader_election(void **state) {
       fake_client_kill(k[i]);
       nd_leader_election_free(c.le[i]);
     }
-  run_until(loop, NULL, NULL, 20);
-  nd_loop_free(loop);
-  fake_store_free(store);
 }
 
 typedef struct {
@@ -343,17 +373,16 @@ static bool wrote(void *p) {
  * stream of changes that arrives while writes are in flight is written once it settles, and
  * a change of one pool plans only that pool. */
 static void test_adaptive_debounce(void **state) {
-  fake_store *store = fake_store_new();
+  fixture *f = *state;
+  fake_store *store = f->store;
+  nd_loop *loop = f->loop;
+  world *w = f->w;
   nd_error_t err = NULL;
-  nd_loop *loop = nd_loop_new(&err);
-  nd_k8s_client *k8s = nd_k8s_client_new(loop, NULL, &err);
-  world *w = calloc(1, sizeof(*w));
   world_fill(w, 10);
   nd_reconciler_options o = ropts;
   o.debounce_ms = 300;
   o.debounce_max_ms = 5000;
-  nd_reconciler *rc = nd_reconciler_new(loop, k8s, &o, plan_cb, w, &err);
-  assert_int_equal(nd_reconciler_start(rc, &err), 0);
+  nd_reconciler *rc = f->rc = start_reconciler(f, f->k8s, &o);
   nd_reconciler_set_active(rc, true);
   settle_arg a = {rc, store, 1};
   assert_true(run_until(loop, settled, &a, 3000));
@@ -392,22 +421,15 @@ static void test_adaptive_debounce(void **state) {
   run_until(loop, NULL, NULL, 100);
   assert_int_equal(fake_store_writes(store, "/resourceslices"), 0);
   assert_int_equal(fake_store_count(store, SLICES), 1);
-
-  nd_reconciler_stop(rc);
-  nd_reconciler_free(rc);
-  run_until(loop, NULL, NULL, 20);
-  nd_k8s_client_free(k8s);
-  nd_loop_free(loop);
-  fake_store_free(store);
-  free(w);
 }
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_reconcile_lifecycle),
-      cmocka_unit_test(test_follower_takeover_no_writes),
-      cmocka_unit_test(test_adaptive_debounce),
-      cmocka_unit_test(test_leader_election),
+      cmocka_unit_test_setup_teardown(test_reconcile_lifecycle, setup_world, teardown_world),
+      cmocka_unit_test_setup_teardown(test_follower_takeover_no_writes, setup_world,
+                                      teardown_world),
+      cmocka_unit_test_setup_teardown(test_adaptive_debounce, setup_world, teardown_world),
+      cmocka_unit_test_setup_teardown(test_leader_election, setup_world, teardown_world),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,6 +1,7 @@
 /* test_memtrim.c: the heap trimmer fires once after the last poke (a poke re-arms it).
- * (nd_malloc_limit_arenas is a bare mallopt call; sanitizer allocators refuse it, so its effect
- * is shown by the RSS figures of bench/run_all.py, not here.) */
+ * (nd_malloc_limit_arenas is a mallopt call unless MALLOC_ARENA_MAX is set; sanitizer
+ * allocators refuse it, so its effect is shown by the RSS figures of bench/run_all.py, not
+ * here.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -1,0 +1,97 @@
+/* slab.c: size-class object pools in 64 KiB blocks; see slab.h. A free object holds the
+ * pointer to the next free object of its class. */
+#include "slab.h"
+
+#include <stdlib.h>
+
+#define GRAIN 8 /* size classes and alignment: pointers and 64-bit integers */
+#define N_CLASSES (ND_SLAB_MAX / GRAIN)
+#define BLOCK_BYTES (64 * 1024)
+
+typedef struct free_object {
+  struct free_object *next;
+} free_object;
+
+typedef struct {
+  free_object *free; /* released objects */
+  char *next;        /* untouched space of the newest block */
+  size_t left;       /* bytes at next */
+} size_class;
+
+struct nd_slab {
+  size_class classes[N_CLASSES];
+  void **blocks;
+  size_t n_blocks, cap_blocks;
+};
+
+nd_slab *nd_slab_new(void) {
+  nd_slab *s = calloc(1, sizeof(*s));
+  if (s == NULL)
+    abort();
+  return s;
+}
+
+void nd_slab_free(nd_slab *s) {
+  if (s == NULL)
+    return;
+  for (size_t i = 0; i < s->n_blocks; i++)
+    free(s->blocks[i]);
+  free(s->blocks);
+  free(s);
+}
+
+static size_t class_of(size_t size) { return size == 0 ? 0 : (size - 1) / GRAIN; }
+
+static char *new_block(nd_slab *s) {
+  if (s->n_blocks == s->cap_blocks) {
+    s->cap_blocks = s->cap_blocks ? s->cap_blocks * 2 : 16;
+    void **blocks = realloc(s->blocks, s->cap_blocks * sizeof(*blocks));
+    if (blocks == NULL)
+      abort();
+    s->blocks = blocks;
+  }
+  char *block = aligned_alloc(GRAIN, BLOCK_BYTES);
+  if (block == NULL)
+    abort();
+  s->blocks[s->n_blocks++] = block;
+  return block;
+}
+
+void *nd_slab_alloc(nd_slab *s, size_t size) {
+  if (size > ND_SLAB_MAX) {
+    void *p = malloc(size);
+    if (p == NULL)
+      abort();
+    return p;
+  }
+  size_class *c = &s->classes[class_of(size)];
+  if (c->free != NULL) {
+    free_object *o = c->free;
+    c->free = o->next;
+    return o;
+  }
+  size_t bytes = (class_of(size) + 1) * GRAIN;
+  if (c->left < bytes) { /* the rest of the block (< one object) is left unused */
+    c->next = new_block(s);
+    c->left = BLOCK_BYTES;
+  }
+  void *p = c->next;
+  c->next += bytes;
+  c->left -= bytes;
+  return p;
+}
+
+void nd_slab_release(nd_slab *s, void *p, size_t size) {
+  if (p == NULL)
+    return;
+  if (size > ND_SLAB_MAX) {
+    free(p);
+    return;
+  }
+  size_class *c = &s->classes[class_of(size)];
+  free_object *o = p;
+  o->next = c->free;
+  c->free = o;
+}
+
+size_t nd_slab_block_bytes(const nd_slab *s) { return s->n_blocks * (size_t)BLOCK_BYTES; }
