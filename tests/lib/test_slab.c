@@ -46,10 +46,45 @@ static void test_many_objects_fill_new_blocks(void **state) {
   nd_slab_free(s);
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SLAB_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SLAB_TEST_ASAN 1
+#endif
+#endif
+
+#ifdef SLAB_TEST_ASAN
+#include <sanitizer/asan_interface.h>
+/* In the sanitizer build: an object is addressable over exactly its size while in use, and
+ * not at all once released or before it is handed out, so ASan reports a use after release or
+ * an overflow into the rest of its size class. */
+static void test_asan_poisoning(void **state) {
+  (void)state;
+  nd_slab *s = nd_slab_new();
+  char *p = nd_slab_alloc(s, 13); /* class of 16 bytes */
+  assert_int_equal(__asan_region_is_poisoned(p, 13), 0);
+  assert_true(__asan_address_is_poisoned(p + 13));
+  assert_true(__asan_address_is_poisoned(p + 16)); /* untouched space of the block */
+  nd_slab_release(s, p, 13);
+  assert_true(__asan_address_is_poisoned(p));
+  assert_true(__asan_address_is_poisoned(p + 12));
+  char *q = nd_slab_alloc(s, 10); /* reuses p's slot */
+  assert_ptr_equal(q, p);
+  assert_int_equal(__asan_region_is_poisoned(q, 10), 0);
+  assert_true(__asan_address_is_poisoned(q + 10));
+  nd_slab_release(s, q, 10);
+  nd_slab_free(s);
+}
+#endif
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_classes_and_reuse),
       cmocka_unit_test(test_many_objects_fill_new_blocks),
+#ifdef SLAB_TEST_ASAN
+      cmocka_unit_test(test_asan_poisoning),
+#endif
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
