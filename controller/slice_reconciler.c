@@ -32,7 +32,7 @@ struct nd_reconciler {
   nd_timer *debounce;
   nd_timer *resync;
   nd_timer *recheck;
-  bool pending;   /* a trigger arrived while writes were in flight */
+  unsigned pending; /* triggers that arrived while writes were in flight */
   bool in_flight; /* a write is outstanding */
   bool flush_now; /* the armed debounce timer reconciles when it fires (no quiet check) */
   bool changed;   /* changes arrived since the last reconcile began */
@@ -125,9 +125,10 @@ static void reconcile(nd_reconciler *rc);
 
 /* Adaptive debounce. A change that finds the reconciler idle is planned and written at once
  * (on the next loop iteration, so that the rest of the current batch of events joins it).
- * Changes that arrive while writes are in flight are a burst: they are planned together once
- * no change has come for debounce_ms, or debounce_max_ms after the first of them, whichever
- * is sooner. Writing is self-clocked: one request in flight at a time. */
+ * One change that arrives while writes are in flight is written as soon as they end (a lone
+ * change that happened to meet a write). Two or more are a burst: they are planned together
+ * once no change has come for debounce_ms, or debounce_max_ms after the first of them,
+ * whichever is sooner. Writing is self-clocked: one request in flight at a time. */
 static void arm(nd_reconciler *rc, uint64_t delay_ms, bool flush_now) {
   rc->flush_now = flush_now;
   nd_timer_rearm(rc->debounce, delay_ms, 0);
@@ -141,7 +142,7 @@ static void schedule(nd_reconciler *rc) {
   rc->last_change_ms = now;
   rc->idle = false;
   if (rc->in_flight) {
-    rc->pending = true;
+    rc->pending++;
     return;
   }
   if (!nd_timer_armed(rc->debounce))
@@ -416,8 +417,14 @@ static void run_next(nd_reconciler *rc) {
     arm(rc, rc->opts.max_backoff_ms, true);
     return;
   }
+  if (rc->pending == 1) { /* one change came while writing: write it now */
+    rc->pending = 0;
+    if (!nd_timer_armed(rc->debounce))
+      arm(rc, 0, true);
+    return;
+  }
   if (rc->pending) { /* changes came while writing: a burst; wait for it to settle */
-    rc->pending = false;
+    rc->pending = 0;
     if (!nd_timer_armed(rc->debounce))
       arm(rc, rc->opts.debounce_ms, false);
     return;
@@ -467,11 +474,11 @@ static void reconcile(nd_reconciler *rc) {
   if (!rc->active || !rc->synced)
     return;
   if (rc->in_flight) {
-    rc->pending = true;
+    rc->pending++;
     return;
   }
   rc->stats.reconciles++;
-  rc->pending = false;
+  rc->pending = 0;
   rc->changed = false;
   nd_timer_disarm(rc->debounce);
   bool all = rc->all_dirty;

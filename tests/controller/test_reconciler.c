@@ -369,8 +369,9 @@ static bool wrote(void *p) {
   return fake_store_writes(a->store, "/resourceslices") >= a->writes;
 }
 
-/* Adaptive debounce: a lone change is written at once (long before the quiet window), a
- * stream of changes that arrives while writes are in flight is written once it settles, and
+/* Adaptive debounce: a lone change is written at once (long before the quiet window), also
+ * when it meets another write, a stream of changes that arrives while writes are in flight is
+ * written once it settles, and
  * a change of one pool plans only that pool. */
 static void test_adaptive_debounce(void **state) {
   fixture *f = *state;
@@ -397,6 +398,22 @@ static void test_adaptive_debounce(void **state) {
   assert_true(nd_now_ms() - t0 < 150);
   assert_true(nd_reconciler_get_stats(rc)->partial_reconciles >= 1);
   assert_true(run_until(loop, settled, &a, 3000));
+
+  /* a lone change that meets the write of another: written as soon as that write ends, not
+   * after the quiet window */
+  fake_store_clear_log(store);
+  w->devs[4].model = "first";
+  t0 = nd_now_ms();
+  nd_reconciler_trigger_pool(rc, "lab");
+  assert_int_equal(nd_loop_run_once(loop, 1, &err), 0); /* the write of "first" is in flight */
+  w->devs[5].model = "second";
+  nd_reconciler_trigger_pool(rc, "lab");
+  writes_arg wa2 = {store, 2};
+  assert_true(run_until(loop, wrote, &wa2, 3000));
+  assert_true(nd_now_ms() - t0 < 150);
+  assert_true(run_until(loop, settled, &a, 3000));
+  assert_int_equal(fake_store_writes(store, "/resourceslices"), 2);
+  assert_string_equal(model_of(store, 0, 5), "second");
 
   /* a stream of 100 changes, one per loop iteration: the first is written at once, the rest
    * together after the stream has been quiet for 300 ms */
