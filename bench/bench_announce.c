@@ -19,25 +19,13 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_stats.h"
 #include "cleanup.h"
 #include "k8s_client.h"
 #include "strmap.h"
 
-static uint64_t now_us(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
-
-static int cmp(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double pct(uint64_t *v, size_t n, int p) {
-  qsort(v, n, sizeof(uint64_t), cmp);
-  return n ? (double)v[n * (size_t)p / 100 < n ? n * (size_t)p / 100 : n - 1] / 1000.0 : 0;
-}
+/* percentile of microsecond samples, in ms */
+static double pct(uint64_t *v, size_t n, int p) { return (double)bench_percentile(v, n, p) / 1000.0; }
 
 /* ---- MQTT (libmosquitto's own thread) ----------------------------------------------------- */
 
@@ -74,7 +62,7 @@ static void note_slice(json_t *obj) {
     const char *name = json_string_value(json_object_get(d, "name"));
     if (name && nd_strmap_get(seen, name) == NULL) {
       uint64_t *t = malloc(sizeof(*t));
-      *t = now_us();
+      *t = bench_now_us();
       nd_strmap_put(seen, name, t);
       seen_count++;
     }
@@ -93,8 +81,8 @@ static void on_watch(nd_k8s_client *c, nd_watch_event ev, json_t *obj, void *dat
 
 static bool spin_until(nd_loop *loop, const char *name, size_t count, uint64_t timeout_us) {
   nd_error_t err = NULL;
-  uint64_t end = now_us() + timeout_us;
-  while (now_us() < end) {
+  uint64_t end = bench_now_us() + timeout_us;
+  while (bench_now_us() < end) {
     if (name ? nd_strmap_get(seen, name) != NULL : seen_count >= count)
       return true;
     nd_loop_run_once(loop, 5, &err);
@@ -191,19 +179,19 @@ int main(int argc, char **argv) {
                                       "default", "data", "i", "0");
   nd_k8s_request(k8s, "POST", "/api/v1/namespaces/default/configmaps", cm, NULL, &r, &err);
   nd_k8s_result_clear(&r);
-  uint64_t put_start = now_us();
+  uint64_t put_start = bench_now_us();
   for (int i = 0; i < LIMIT_N; i++) {
     char v[16];
     snprintf(v, sizeof(v), "%d", i + 1);
     json_object_set_new(json_object_get(cm, "data"), "i", json_string(v));
-    uint64_t t = now_us();
+    uint64_t t = bench_now_us();
     if (nd_k8s_request(k8s, "PUT", "/api/v1/namespaces/default/configmaps/bench-put", cm, NULL, &r, &err) < 0 ||
         r.http_status != 200)
       return fprintf(stderr, "bench_announce: raw PUT failed\n"), 1;
-    put[i] = now_us() - t;
+    put[i] = bench_now_us() - t;
     nd_k8s_result_clear(&r);
   }
-  double put_per_s = LIMIT_N / ((now_us() - put_start) / 1e6);
+  double put_per_s = LIMIT_N / ((bench_now_us() - put_start) / 1e6);
   double put_p50 = pct(put, LIMIT_N, 50), put_p99 = pct(put, LIMIT_N, 99);
 
   /* limit 2: raw MQTT publish -> receive */
@@ -214,11 +202,11 @@ int main(int argc, char **argv) {
   for (int i = 0; i < LIMIT_N; i++) {
     pthread_mutex_lock(&mlock);
     int want = echo_seen + 1;
-    uint64_t t = now_us();
+    uint64_t t = bench_now_us();
     mosquitto_publish(m, NULL, "bench/echo", 2, "hi", 1, false);
     while (echo_seen < want)
       pthread_cond_wait(&mcond, &mlock);
-    mq[i] = now_us() - t;
+    mq[i] = bench_now_us() - t;
     pthread_mutex_unlock(&mlock);
   }
   double mq_p50 = pct(mq, LIMIT_N, 50), mq_p99 = pct(mq, LIMIT_N, 99);
@@ -234,11 +222,11 @@ int main(int argc, char **argv) {
     snprintf(name, sizeof(name), "lat-%d", i);
     snprintf(topic, sizeof(topic), "netdra/v1/bench-lat/%s/config", name);
     const char *payload = "{\"type\":\"camera\",\"vendor\":\"bench\",\"attributes\":{\"fps\":30}}";
-    uint64_t t = now_us();
+    uint64_t t = bench_now_us();
     mosquitto_publish(m, NULL, topic, (int)strlen(payload), payload, 1, true);
     if (!spin_until(loop, name, 0, 10000000))
       break;
-    lat[i] = now_us() - t;
+    lat[i] = bench_now_us() - t;
     done++;
   }
   double lat_p50 = pct(lat, (size_t)done, 50), lat_p99 = pct(lat, (size_t)done, 99);
@@ -277,11 +265,11 @@ int main(int argc, char **argv) {
         json_array_append(devs, json_array_get(tmpl, j));
       json_object_set_new(json_object_get(sl, "spec"), "devices", devs);
       json_object_del(json_object_get(sl, "metadata"), "resourceVersion");
-      uint64_t t = now_us();
+      uint64_t t = bench_now_us();
       if (nd_k8s_request(k8s, "PUT", "/apis/resource.k8s.io/v1/resourceslices/bench-raw-slice", sl, NULL,
                          &r, &err) < 0 || r.http_status != 200)
         return fprintf(stderr, "bench_announce: raw slice PUT failed (%ld)\n", r.http_status), 1;
-      uint64_t dt = now_us() - t;
+      uint64_t dt = bench_now_us() - t;
       nd_k8s_result_clear(&r);
       if (i < SLICE_N)
         sput[i] = dt;
@@ -299,7 +287,7 @@ int main(int argc, char **argv) {
   /* burst: B announcements at once */
   slice_writes(admin, true);
   size_t before = seen_count;
-  uint64_t b0 = now_us();
+  uint64_t b0 = bench_now_us();
   for (int i = 0; i < burst; i++) {
     char topic[128];
     snprintf(topic, sizeof(topic), "netdra/v1/bench-burst/b-%d/config", i);
@@ -308,15 +296,15 @@ int main(int argc, char **argv) {
       usleep(1000);
   }
   bool all = spin_until(loop, NULL, before + (size_t)burst, 120000000);
-  double burst_s = (now_us() - b0) / 1e6;
+  double burst_s = (bench_now_us() - b0) / 1e6;
   usleep(500000);
   nd_loop_run_once(loop, 0, &err);
   long burst_writes = slice_writes(admin, false);
 
   /* steady state: nothing changes */
   slice_writes(admin, true);
-  uint64_t s_end = now_us() + (uint64_t)steady_s * 1000000u;
-  while (now_us() < s_end)
+  uint64_t s_end = bench_now_us() + (uint64_t)steady_s * 1000000u;
+  while (bench_now_us() < s_end)
     nd_loop_run_once(loop, 100, &err);
   long steady_writes = slice_writes(admin, false);
 

@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bench_stats.h"
 #include "cleanup.h"
 #include "grpc.h"
 
@@ -17,17 +18,6 @@ static void echo(nd_grpc_call *call, const uint8_t *req, size_t len, void *data)
 }
 
 static void stop(nd_loop *loop, int signo, void *data) { nd_loop_stop(loop); }
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
 
 int main(int argc, char **argv) {
   size_t size = argc > 1 ? (size_t)atol(argv[1]) : 256;
@@ -74,20 +64,19 @@ int main(int argc, char **argv) {
     uint8_t *resp;
     size_t rlen;
     int status;
-    uint64_t t = now_ns();
+    uint64_t t = bench_now_ns();
     if (nd_grpc_client_call(c, "/bench.Echo/Echo", msg, size, &resp, &rlen, 5000, &status, NULL,
                             &err) < 0 || status != 0 || rlen != size)
       return fprintf(stderr, "bench_grpc: call %d failed: %s\n", i, nd_error_msg(err)), 1;
-    lat[i] = now_ns() - t;
+    lat[i] = bench_now_ns() - t;
     free(resp);
   }
   nd_grpc_client_close(c);
   kill(child, SIGTERM);
   waitpid(child, NULL, 0);
   rmdir(sock);
-  qsort(lat, (size_t)n, sizeof(uint64_t), cmp);
-  printf("{\"size\":%zu,\"n\":%d,\"p50_us\":%.2f,\"p99_us\":%.2f}\n", size, n, lat[n / 2] / 1000.0,
-         lat[(size_t)n * 99 / 100] / 1000.0);
+  printf("{\"size\":%zu,\"n\":%d,\"p50_us\":%.2f,\"p99_us\":%.2f}\n", size, n,
+         bench_percentile(lat, (size_t)n, 50) / 1000.0, bench_percentile(lat, (size_t)n, 99) / 1000.0);
   free(lat);
   free(msg);
   return 0;

@@ -15,24 +15,12 @@
 #include <time.h>
 
 #include "atomic_file.h"
+#include "bench_stats.h"
 #include "cleanup.h"
 #include "k8s_client.h"
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static int cmp(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double pct_us(uint64_t *v, size_t n, int p) {
-  qsort(v, n, sizeof(*v), cmp);
-  return v[n * (size_t)p / 100] / 1000.0;
-}
+/* percentile of nanosecond samples, in us */
+static double pct_us(uint64_t *v, size_t n, int p) { return (double)bench_percentile(v, n, p) / 1000.0; }
 
 typedef struct {
   nd_k8s_client *k8s;
@@ -46,11 +34,11 @@ static void *get_loop(void *arg) {
   for (int i = 0; i < g->n; i++) {
     nd_k8s_result r = {0};
     nd_error_t err = NULL;
-    uint64_t t = now_ns();
+    uint64_t t = bench_now_ns();
     if (nd_k8s_request(g->k8s, "GET", g->path, NULL, NULL, &r, &err) < 0 || r.http_status != 200)
       g->failures++;
     if (g->lat)
-      g->lat[i] = now_ns() - t;
+      g->lat[i] = bench_now_ns() - t;
     nd_k8s_result_clear(&r);
     nd_error_release(&err);
   }
@@ -79,7 +67,7 @@ int main(int argc, char **argv) {
   double get_p50 = pct_us(lat, (size_t)n, 50), get_p99 = pct_us(lat, (size_t)n, 99);
   getter *g = calloc((size_t)threads, sizeof(*g));
   pthread_t *th = calloc((size_t)threads, sizeof(*th));
-  uint64_t start = now_ns();
+  uint64_t start = bench_now_ns();
   for (int i = 0; i < threads; i++) {
     g[i] = (getter){.k8s = k8s, .path = argv[2], .n = n};
     pthread_create(&th[i], NULL, get_loop, &g[i]);
@@ -89,7 +77,7 @@ int main(int argc, char **argv) {
     pthread_join(th[i], NULL);
     failures += g[i].failures;
   }
-  double gets_per_s = (double)n * threads / ((double)(now_ns() - start) / 1e9);
+  double gets_per_s = (double)n * threads / ((double)(bench_now_ns() - start) / 1e9);
 
   /* durable replace of a checkpoint-sized file */
   char *data = malloc(bytes + 1);
@@ -97,14 +85,14 @@ int main(int argc, char **argv) {
   cleanup_free char *path = NULL;
   if (asprintf(&path, "%s/bench-limit.json", argv[5]) < 0)
     return 1;
-  start = now_ns();
+  start = bench_now_ns();
   for (int i = 0; i < n; i++) {
-    uint64_t t = now_ns();
+    uint64_t t = bench_now_ns();
     if (nd_write_file_atomic(path, data, bytes, 0600, &err) < 0)
       return fprintf(stderr, "bench_node_limits: %s\n", nd_error_msg(err)), 1;
-    lat[i] = now_ns() - t;
+    lat[i] = bench_now_ns() - t;
   }
-  double writes_per_s = n / ((double)(now_ns() - start) / 1e9);
+  double writes_per_s = n / ((double)(bench_now_ns() - start) / 1e9);
   remove(path);
   double w_p50 = pct_us(lat, (size_t)n, 50), w_p99 = pct_us(lat, (size_t)n, 99);
   printf("{\"get_p50_us\":%.1f,\"get_p99_us\":%.1f,\"gets_per_s\":%.0f,\"get_threads\":%d,"

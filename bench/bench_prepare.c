@@ -7,6 +7,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench_stats.h"
 #include "dra_v1.pb-c.h"
 #include "grpc.h"
 
@@ -16,12 +17,6 @@ typedef struct {
   uint64_t *prep, *unprep;
   int failures;
 } worker;
-
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static size_t request(const worker *w, uint8_t *buf, size_t cap, bool prepare) {
   K8s__Io__Kubelet__Pkg__Apis__Dra__V1__Claim claim = K8S__IO__KUBELET__PKG__APIS__DRA__V1__CLAIM__INIT;
@@ -82,22 +77,17 @@ static void *run(void *arg) {
   uint8_t prep[512], unprep[512];
   size_t plen = request(w, prep, sizeof(prep), true), ulen = request(w, unprep, sizeof(unprep), false);
   for (int i = 0; i < w->n; i++) {
-    uint64_t t = now_ns();
+    uint64_t t = bench_now_ns();
     if (call(c, "/k8s.io.kubelet.pkg.apis.dra.v1.DRAPlugin/NodePrepareResources", prep, plen, true) < 0)
       w->failures++;
-    uint64_t t2 = now_ns();
+    uint64_t t2 = bench_now_ns();
     if (call(c, "/k8s.io.kubelet.pkg.apis.dra.v1.DRAPlugin/NodeUnprepareResources", unprep, ulen, false) < 0)
       w->failures++;
     w->prep[i] = t2 - t;
-    w->unprep[i] = now_ns() - t2;
+    w->unprep[i] = bench_now_ns() - t2;
   }
   nd_grpc_client_close(c);
   return NULL;
-}
-
-static int cmp(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv) {
@@ -129,7 +119,7 @@ int main(int argc, char **argv) {
     w[i] = (worker){.sock = argv[1], .ns = argv[2], .name = names[i], .uid = uids[i], .n = n,
                     .prep = calloc((size_t)n, 8), .unprep = calloc((size_t)n, 8)};
   }
-  uint64_t start = now_ns();
+  uint64_t start = bench_now_ns();
   for (int i = 0; i < t; i++)
     pthread_create(&th[i], NULL, run, &w[i]);
   int failures = 0;
@@ -137,19 +127,17 @@ int main(int argc, char **argv) {
     pthread_join(th[i], NULL);
     failures += w[i].failures;
   }
-  double secs = (now_ns() - start) / 1e9;
+  double secs = (bench_now_ns() - start) / 1e9;
   size_t total = (size_t)n * (size_t)t;
   uint64_t *p = calloc(total, 8), *u = calloc(total, 8);
   for (int i = 0; i < t; i++) {
     memcpy(p + (size_t)i * (size_t)n, w[i].prep, (size_t)n * 8);
     memcpy(u + (size_t)i * (size_t)n, w[i].unprep, (size_t)n * 8);
   }
-  qsort(p, total, 8, cmp);
-  qsort(u, total, 8, cmp);
   uint8_t buf[512];
   printf("{\"threads\":%d,\"cycles\":%zu,\"failures\":%d,\"prepare_p50_us\":%.1f,\"prepare_p99_us\":%.1f,"
          "\"unprepare_p50_us\":%.1f,\"unprepare_p99_us\":%.1f,\"prepares_per_s\":%.0f,\"request_bytes\":%zu}\n",
-         t, total, failures, p[total / 2] / 1000.0, p[total * 99 / 100] / 1000.0, u[total / 2] / 1000.0,
-         u[total * 99 / 100] / 1000.0, (double)total / secs, request(&w[0], buf, sizeof(buf), true));
+         t, total, failures, bench_percentile(p, total, 50) / 1000.0, bench_percentile(p, total, 99) / 1000.0,
+         bench_percentile(u, total, 50) / 1000.0, bench_percentile(u, total, 99) / 1000.0, (double)total / secs, request(&w[0], buf, sizeof(buf), true));
   return failures ? 1 : 0;
 }

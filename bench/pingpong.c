@@ -9,11 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 
-static uint64_t now_ns(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
+#include "bench_stats.h"
 
 static int full(int fd, char *buf, size_t n, int wr) {
   size_t off = 0;
@@ -24,11 +20,6 @@ static int full(int fd, char *buf, size_t n, int wr) {
     off += (size_t)r;
   }
   return 0;
-}
-
-static int cmp(const void *a, const void *b) {
-  uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
-  return x < y ? -1 : x > y;
 }
 
 int main(int argc, char **argv) {
@@ -49,15 +40,14 @@ int main(int argc, char **argv) {
   close(sv[1]);
   uint64_t *lat = calloc((size_t)n, sizeof(uint64_t));
   for (int i = 0; i < n; i++) {
-    uint64_t t = now_ns();
+    uint64_t t = bench_now_ns();
     if (full(sv[0], buf, size, 1) < 0 || full(sv[0], buf, size, 0) < 0)
       return fprintf(stderr, "pingpong: peer gone\n"), 1;
-    lat[i] = now_ns() - t;
+    lat[i] = bench_now_ns() - t;
   }
   waitpid(child, NULL, 0);
-  qsort(lat, (size_t)n, sizeof(uint64_t), cmp);
-  printf("{\"size\":%zu,\"n\":%d,\"p50_us\":%.2f,\"p99_us\":%.2f}\n", size, n, lat[n / 2] / 1000.0,
-         lat[(size_t)n * 99 / 100] / 1000.0);
+  printf("{\"size\":%zu,\"n\":%d,\"p50_us\":%.2f,\"p99_us\":%.2f}\n", size, n,
+         bench_percentile(lat, (size_t)n, 50) / 1000.0, bench_percentile(lat, (size_t)n, 99) / 1000.0);
   free(lat);
   free(buf);
   return 0;

@@ -21,7 +21,9 @@ import tempfile
 import time
 import urllib.request
 
-import yaml
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import prepare_env  # noqa: E402
 
 ap = argparse.ArgumentParser()
 ap.add_argument("--build", required=True)
@@ -122,11 +124,14 @@ try:
         row("gRPC unary round trip p50 (256 B)", f"{gr['p50_us']:.1f} us (p99 {gr['p99_us']:.1f})",
             f"ping-pong {pp['p50_us']:.1f} us", f"{r:.2f}x", "<= 3x", r <= 3)
 
-    # ---- instructions per announcement (callgrind) ---------------------------------------
+    # ---- instructions per announcement and per prepare (callgrind) ---------------------------------------
     if want("instructions"):
         ins = run_json([PY, f"{S}/bench/instructions.py", "--build", B, "--source", S])
         row("instructions per announcement (parse + registry)", f"{ins['instructions_per_announcement']:,}",
             "-", "-", "reported; CI checks +10% vs bench/baseline.json", True)
+        row("instructions per prepare + unprepare cycle (the node plugin, every layer; camera + GPU claim)",
+            f"{ins['instructions_per_prepare_cycle']:,}", "-", "-",
+            "reported; CI checks +10% vs bench/baseline.json (Debug build)", True)
 
     # ---- MQTT announce -> slice, burst, steady state -------------------------------------
     if want("announce"):
@@ -191,29 +196,35 @@ try:
             kc2, _, api_proc = apiserver(f"api-rss-{count}", with_proc=True)
             mport = free_port()
             args = [f"{B}/controller/netdra-controller", "--kubeconfig", kc2, "--leader-election=false",
-                    "--metrics-address", f"127.0.0.1:{mport}", "--log-level", "warn", "--startup-delay", "60s"]
+                    "--metrics-address", f"127.0.0.1:{mport}", "--log-level", "warn", "--startup-delay", "1s"]
             if count:
                 args += ["--inventory", inv]
             p = start(args, f"controller-rss-{count}.log")
-            loaded, end = -1, time.time() + 10 + count / 5000
-            while time.time() < end:  # until every device is in the registry (bounded)
+            # steady state: every device in the registry and published (ceil(count/128) slices
+            # seen by the controller's watch, its write cache included), bounded in time
+            need_slices = -(-count // 128)
+            loaded, slices, end = -1, -1, time.time() + 20 + count / 1000
+            while time.time() < end:
                 time.sleep(0.5)
                 try:
                     text = urllib.request.urlopen(f"http://127.0.0.1:{mport}/metrics", timeout=2).read().decode()
-                    m = re.search(r'^netdra_controller_discovery_events_total\{kind="added"\} (\d+)', text, re.M)
-                    loaded = int(m.group(1)) if m else 0
                 except OSError:
                     continue
-                if loaded >= count:
+                m = re.search(r'^netdra_controller_discovery_events_total\{kind="added"\} (\d+)', text, re.M)
+                loaded = int(m.group(1)) if m else 0
+                m = re.search(r'^netdra_controller_slices (\d+)', text, re.M)
+                slices = int(m.group(1)) if m else 0
+                if loaded >= count and slices >= need_slices:
                     break
-            time.sleep(1)
+            time.sleep(2)  # the heap is trimmed after a burst
             kb = rss_kb(p.pid)
             anon = private_kb(p.pid)
             for q in (p, api_proc):  # stop both now: a busy stand-in would skew the next benchmarks
                 q.terminate()
                 q.wait()
-            if loaded < count:
-                raise SystemExit(f"controller RSS bench: only {loaded} of {count} devices were loaded")
+            if loaded < count or slices < need_slices:
+                raise SystemExit(f"controller RSS bench: {loaded} of {count} devices loaded, {slices} of "
+                                 f"{need_slices} slices published")
             budget_kb = 8 * 1024 if count == 0 else 64 * 1024
             row(f"controller RSS, {count:,} devices", f"{kb / 1024:.1f} MB ({anon / 1024:.1f} MB private)",
                 f"{payload / 1e6:.1f} MB of announcement payload" if count else "-",
@@ -224,51 +235,16 @@ try:
     # ---- node plugin: prepare/unprepare --------------------------------------------------
     if want("prepare"):
         kc3, _ = apiserver("api-prepare")
-        node = "bench-node"
-        groot = os.path.join(work, "gpu-root")
-        shutil.copytree(f"{S}/tests/node-plugin/fake-roots/nvidia", groot, symlinks=True)
-        shutil.rmtree(os.path.join(groot, "etc", "cdi"), ignore_errors=True)
         threads = 8
-        objs = [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": node}},
-                {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice", "metadata": {"name": "bench-cams"},
-                 "spec": {"driver": "netdra.dev", "pool": {"name": "cams", "generation": 0, "resourceSliceCount": 1},
-                          "allNodes": True, "devices": [
-                              {"name": f"cam-{i}", "attributes": {"type": {"string": "camera"},
-                                                                  "endpoint": {"string": f"rtsp://127.0.0.1:554/{i}"}}}
-                              for i in range(threads)]}}]
-        for i in range(threads):
-            objs.append({"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
-                         "metadata": {"name": f"bench-{i}", "namespace": "default"},
-                         "spec": {"devices": {"requests": [
-                             {"name": "cam", "exactly": {"deviceClassName": "camera.netdra.dev"}},
-                             {"name": "gpu", "exactly": {"deviceClassName": "gpu.netdra.dev"}}]}}})
-        with open(os.path.join(work, "objs.yaml"), "w") as f:
-            yaml.safe_dump_all(objs, f)
-        kctl(kc3, "apply", "-f", os.path.join(work, "objs.yaml"), "-f", f"{S}/deploy/manifests/deviceclasses.yaml")
+        groot = prepare_env.gpu_root(S, work)
+        prepare_env.load_objects(S, kc3, work, threads)
         pdir = os.path.join(work, "plugin")
         os.makedirs(pdir)
-        plug = start(a.plugin_prefix.split() + [f"{B}/node-plugin/netdra-node-plugin", "--node-name", node, "--kubeconfig", kc3,
-                      "--plugin-dir", f"{pdir}/plugins", "--registry-dir", f"{pdir}/registry", "--cdi-dir",
-                      f"{pdir}/cdi", "--state-dir", f"{pdir}/state", "--dev-root", groot, "--local-gpus",
-                      "--metrics-address", "", "--log-level", "warn", "--workers", "8"], "node-plugin.log")
+        plug = start(a.plugin_prefix.split() + prepare_env.plugin_command(B, kc3, pdir, groot, threads),
+                     "node-plugin.log")
         wait_file(f"{pdir}/plugins/dra.sock")
-        time.sleep(1.5)  # the GPU slice is published
-        # one GPU per claim is not enough for 8 claims: give each claim the same GPU via a
-        # second slice? The fake root has 2 GPUs; allocate claims 0..1 with GPUs, the rest camera-only
-        uids = {}
-        for i in range(threads):
-            out = subprocess.run([PY, f"{S}/tests/tools/standin_allocator.py", "--kubeconfig", kc3, "--node", node,
-                                  "--claim", f"default/bench-{i}", "-q"], capture_output=True, text=True)
-            if out.returncode != 0:  # no GPU left: a camera-only claim
-                c = subprocess.run([PY, f"{S}/tests/apiserver/kubectl_lite.py", "--kubeconfig", kc3, "delete", "-f", "/dev/stdin"],
-                                   input=yaml.safe_dump(objs[2 + i]), capture_output=True, text=True)
-                o = dict(objs[2 + i])
-                o["spec"] = {"devices": {"requests": [{"name": "cam", "exactly": {"deviceClassName": "camera.netdra.dev"}}]}}
-                subprocess.run([PY, f"{S}/tests/apiserver/kubectl_lite.py", "--kubeconfig", kc3, "apply", "-f", "/dev/stdin"],
-                               input=yaml.safe_dump(o), capture_output=True, text=True, check=True)
-                out = subprocess.run([PY, f"{S}/tests/tools/standin_allocator.py", "--kubeconfig", kc3, "--node", node,
-                                      "--claim", f"default/bench-{i}", "-q"], capture_output=True, text=True, check=True)
-            uids[i] = json.loads(out.stdout.splitlines()[-1])["uid"]
+        # the fake root has 2 GPUs: claims 0 and 1 get camera + GPU, the rest a camera
+        uids = prepare_env.allocate(S, kc3, threads)
         idle_plugin = rss_kb(plug.pid)
         idle_plugin_anon = private_kb(plug.pid)
         # the memory floor: a process with the same libraries that made one GET with the same client

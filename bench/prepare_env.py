@@ -1,0 +1,97 @@
+"""prepare_env.py: the node plugin's bench environment, shared by run_all.py (prepare latency,
+throughput, RSS) and instructions.py (instructions per prepare): the objects the stand-in API
+server holds (a node, a slice of cameras, one claim per stream), a copy of the fake NVIDIA root
+for the local GPUs, the plugin's command line, and allocation by the stand-in allocator (a
+claim that finds no GPU left becomes a camera-only claim)."""
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import yaml
+
+PY = "/usr/bin/python3"
+NODE = "bench-node"
+
+
+def claim_spec(with_gpu):
+    reqs = [{"name": "cam", "exactly": {"deviceClassName": "camera.netdra.dev"}}]
+    if with_gpu:
+        reqs.append({"name": "gpu", "exactly": {"deviceClassName": "gpu.netdra.dev"}})
+    return {"devices": {"requests": reqs}}
+
+
+def objects(n_claims):
+    objs = [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE}},
+            {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice", "metadata": {"name": "bench-cams"},
+             "spec": {"driver": "netdra.dev", "pool": {"name": "cams", "generation": 0, "resourceSliceCount": 1},
+                      "allNodes": True, "devices": [
+                          {"name": f"cam-{i}", "attributes": {"type": {"string": "camera"},
+                                                              "endpoint": {"string": f"rtsp://127.0.0.1:554/{i}"}}}
+                          for i in range(n_claims)]}}]
+    for i in range(n_claims):
+        objs.append({"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
+                     "metadata": {"name": f"bench-{i}", "namespace": "default"}, "spec": claim_spec(True)})
+    return objs
+
+
+def kubectl(S, kc, *args, stdin=None):
+    return subprocess.run([PY, f"{S}/tests/apiserver/kubectl_lite.py", "--kubeconfig", kc, *args],
+                          input=stdin, capture_output=True, text=True, check=True)
+
+
+def load_objects(S, kc, work, n_claims):
+    """Creates the node, the camera slice, the device classes and n_claims claims."""
+    path = os.path.join(work, "prepare-objects.yaml")
+    with open(path, "w") as f:
+        yaml.safe_dump_all(objects(n_claims), f)
+    kubectl(S, kc, "apply", "-f", path, "-f", f"{S}/deploy/manifests/deviceclasses.yaml")
+
+
+def gpu_root(S, work):
+    root = os.path.join(work, "gpu-root")
+    shutil.copytree(f"{S}/tests/node-plugin/fake-roots/nvidia", root, symlinks=True)
+    shutil.rmtree(os.path.join(root, "etc", "cdi"), ignore_errors=True)
+    return root
+
+
+def plugin_command(B, kc, pdir, groot, workers):
+    """The node plugin's command line; its DRA socket is f"{pdir}/plugins/dra.sock"."""
+    return [f"{B}/node-plugin/netdra-node-plugin", "--node-name", NODE, "--kubeconfig", kc,
+            "--plugin-dir", f"{pdir}/plugins", "--registry-dir", f"{pdir}/registry", "--cdi-dir", f"{pdir}/cdi",
+            "--state-dir", f"{pdir}/state", "--dev-root", groot, "--local-gpus", "--metrics-address", "",
+            "--log-level", "warn", "--workers", str(workers)]
+
+
+def wait_gpu_slice(S, kc, secs=120):
+    """Waits until the plugin has published the slice of its local GPUs (allocation before that
+    would find no GPU)."""
+    end = time.time() + secs
+    while time.time() < end:
+        out = subprocess.run([PY, f"{S}/tests/apiserver/kubectl_lite.py", "--kubeconfig", kc, "get",
+                              "/apis/resource.k8s.io/v1/resourceslices"], capture_output=True, text=True)
+        if out.returncode == 0 and any(s.get("spec", {}).get("nodeName") == NODE
+                                       for s in json.loads(out.stdout).get("items", [])):
+            return
+        time.sleep(0.2)
+    raise SystemExit(f"the node plugin published no GPU slice within {secs} s")
+
+
+def allocate(S, kc, n_claims):
+    """Allocates claims bench-0..n-1 (camera + GPU while GPUs last, then camera only); returns
+    their UIDs by index. Waits for the plugin's GPU slice first."""
+    wait_gpu_slice(S, kc)
+    uids = {}
+    for i in range(n_claims):
+        cmd = [PY, f"{S}/tests/tools/standin_allocator.py", "--kubeconfig", kc, "--node", NODE,
+               "--claim", f"default/bench-{i}", "-q"]
+        out = subprocess.run(cmd, capture_output=True, text=True)
+        if out.returncode != 0:  # no GPU left: a camera-only claim
+            claim = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
+                     "metadata": {"name": f"bench-{i}", "namespace": "default"}}
+            kubectl(S, kc, "delete", "-f", "/dev/stdin", stdin=yaml.safe_dump(claim))
+            kubectl(S, kc, "apply", "-f", "/dev/stdin", stdin=yaml.safe_dump({**claim, "spec": claim_spec(False)}))
+            out = subprocess.run(cmd, capture_output=True, text=True, check=True)
+        uids[i] = json.loads(out.stdout.splitlines()[-1])["uid"]
+    return uids
