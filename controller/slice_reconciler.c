@@ -9,6 +9,8 @@
 #include "log.h"
 #include "pool_sync.h"
 #include "published_index.h"
+#include "published_slice.h"
+#include "strmap.h"
 
 struct nd_reconciler {
   nd_loop *loop;
@@ -21,7 +23,7 @@ struct nd_reconciler {
   void *plan_data;
 
   nd_k8s_watch *watch;
-  json_t *cache; /* name -> ResourceSlice object (our driver only) */
+  nd_strmap *cache; /* name -> nd_published_slice (our driver's slices: summaries, not objects) */
   nd_published_index *index; /* devices of the cache, rebuilt lazily */
   bool index_stale;
   json_t *dirty;  /* pool -> true: pools to plan in the next round */
@@ -80,40 +82,74 @@ static int rv_cmp(const char *a, const char *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Put a fresher object into the cache; true when the cache changed. */
-static bool cache_put(nd_reconciler *rc, json_t *obj) {
+static void free_cached(void *slice) { nd_published_slice_free(slice); }
+
+/* Put (the summary of) a fresher object into the cache; true when the cache changed. */
+static bool cache_put(nd_reconciler *rc, const json_t *obj) {
   if (!ours(rc, obj))
     return false;
   const char *name = obj_name(obj);
-  json_t *old = json_object_get(rc->cache, name);
-  if (old != NULL && rv_cmp(obj_rv(obj), obj_rv(old)) < 0)
+  nd_published_slice *old = nd_strmap_get(rc->cache, name);
+  const char *rv = obj_rv(obj);
+  if (old != NULL && rv_cmp(rv, old->resource_version) < 0)
     return false;
-  if (old != NULL && obj_rv(obj) != NULL && obj_rv(old) != NULL &&
-      strcmp(obj_rv(obj), obj_rv(old)) == 0)
+  if (old != NULL && rv != NULL && old->resource_version != NULL &&
+      strcmp(rv, old->resource_version) == 0)
     return false; /* the same version (the watch echo of a write already applied) */
-  if (old != NULL && json_equal(old, obj))
+  nd_published_slice *fresh = nd_published_slice_new(obj);
+  if (fresh == NULL)
+    abort(); /* ours() checked the name and the pool */
+  if (old != NULL && nd_published_slice_same(old, fresh)) {
+    nd_published_slice_free(fresh);
     return false;
-  json_object_set(rc->cache, name, obj);
+  }
+  nd_published_slice_free(nd_strmap_put(rc->cache, name, fresh));
   rc->index_stale = true;
   return true;
 }
 
 static bool cache_del(nd_reconciler *rc, const char *name, const char *rv) {
-  json_t *old = json_object_get(rc->cache, name);
+  nd_published_slice *old = nd_strmap_get(rc->cache, name);
   if (old == NULL)
     return false;
-  if (rv != NULL && rv_cmp(rv, obj_rv(old)) < 0)
+  if (rv != NULL && rv_cmp(rv, old->resource_version) < 0)
     return false; /* we already hold a newer incarnation */
-  json_object_del(rc->cache, name);
+  nd_published_slice_free(nd_strmap_del(rc->cache, name));
   rc->index_stale = true;
   return true;
+}
+
+/* The cached summaries, optionally only those of one pool, sorted by name. */
+static int cmp_slice_name(const void *a, const void *b) {
+  return strcmp((*(nd_published_slice *const *)a)->name, (*(nd_published_slice *const *)b)->name);
+}
+
+static size_t cached_slices(const nd_reconciler *rc, const char *pool,
+                            const nd_published_slice ***out) {
+  const nd_published_slice **arr = calloc(nd_strmap_size(rc->cache) + 1, sizeof(*arr));
+  if (arr == NULL)
+    abort();
+  size_t n = 0, pos = 0;
+  const char *name;
+  void *v;
+  while (nd_strmap_next(rc->cache, &pos, &name, &v)) {
+    const nd_published_slice *sl = v;
+    if (pool == NULL || strcmp(sl->pool, pool) == 0)
+      arr[n++] = sl;
+  }
+  qsort(arr, n, sizeof(*arr), cmp_slice_name);
+  *out = arr;
+  return n;
 }
 
 const nd_published_device *nd_reconciler_published(const nd_reconciler *crc, const char *pool,
                                                    const char *device) {
   nd_reconciler *rc = (nd_reconciler *)crc;
   if (rc->index_stale) {
-    nd_published_index_build(rc->index, rc->cache, rc->driver);
+    const nd_published_slice **all = NULL;
+    size_t n = cached_slices(rc, NULL, &all);
+    nd_published_index_build(rc->index, all, n, rc->driver);
+    free(all);
     rc->index_stale = false;
   }
   return nd_published_index_find(rc->index, pool, device);
@@ -195,19 +231,19 @@ static void on_watch(nd_k8s_client *c, nd_watch_event ev, json_t *obj, void *dat
       json_object_set_new(seen, obj_name(it), json_true());
       changed |= cache_put(rc, it);
     }
-    const char *name;
-    json_t *v;
-    void *tmp;
-    json_object_foreach_safe(rc->cache, tmp, name, v) {
-      if (json_object_get(seen, name) == NULL) {
-        json_object_del(rc->cache, name);
+    const nd_published_slice **cached = NULL;
+    size_t n_cached = cached_slices(rc, NULL, &cached);
+    for (size_t k = 0; k < n_cached; k++) {
+      if (json_object_get(seen, cached[k]->name) == NULL) {
+        nd_published_slice_free(nd_strmap_del(rc->cache, cached[k]->name));
         rc->index_stale = true;
         changed = true;
       }
     }
+    free(cached);
     json_decref(seen);
     if (!rc->synced)
-      ND_LOG_INFO("reconciler", "slices_synced", ND_KV_I("slices", json_object_size(rc->cache)));
+      ND_LOG_INFO("reconciler", "slices_synced", ND_KV_I("slices", nd_strmap_size(rc->cache)));
     rc->synced = true;
     changed = true;
     break;
@@ -408,7 +444,6 @@ static void run_next(nd_reconciler *rc) {
     back_off(rc, 0);
     return;
   }
-  /* queue done */
   clear_queue(rc);
   if (rc->queue_failed) {
     rc->queue_failed = false;
@@ -427,10 +462,6 @@ static void run_next(nd_reconciler *rc) {
 
 /* ---- reconcile ------------------------------------------------------------------------- */
 
-static int cmp_name(const void *a, const void *b) {
-  return strcmp(obj_name(*(json_t *const *)a), obj_name(*(json_t *const *)b));
-}
-
 static void append_sync(nd_reconciler *rc, nd_pool_sync *s) {
   if (s->n_ops == 0)
     return;
@@ -443,24 +474,6 @@ static void append_sync(nd_reconciler *rc, nd_pool_sync *s) {
   free(s->ops);
   s->ops = NULL;
   s->n_ops = 0;
-}
-
-static size_t pool_slices(nd_reconciler *rc, const char *pool, json_t ***out) {
-  size_t n = 0;
-  const char *name;
-  json_t *obj;
-  json_object_foreach(rc->cache, name, obj) n += strcmp(obj_pool(obj), pool) == 0;
-  json_t **arr = calloc(n + 1, sizeof(*arr));
-  if (arr == NULL)
-    abort();
-  n = 0;
-  json_object_foreach(rc->cache, name, obj) {
-    if (strcmp(obj_pool(obj), pool) == 0)
-      arr[n++] = obj;
-  }
-  qsort(arr, n, sizeof(*arr), cmp_name);
-  *out = arr;
-  return n;
 }
 
 static void reconcile(nd_reconciler *rc) {
@@ -498,8 +511,8 @@ static void reconcile(nd_reconciler *rc) {
   json_t *planned = json_object();
   for (size_t i = 0; i < n_pools; i++) {
     json_object_set_new(planned, pools[i].pool, json_true());
-    json_t **existing = NULL;
-    size_t n_existing = pool_slices(rc, pools[i].pool, &existing);
+    const nd_published_slice **existing = NULL;
+    size_t n_existing = cached_slices(rc, pools[i].pool, &existing);
     nd_pool_sync s;
     nd_pool_sync_compute(&pools[i], existing, n_existing, rc->api_version, rc->opts.always_bump,
                          &s);
@@ -514,18 +527,20 @@ static void reconcile(nd_reconciler *rc) {
   free(pools);
   /* pools (of this round) that are no longer planned: delete all of their slices */
   json_t *gone = json_object();
+  size_t pos = 0;
   const char *name;
-  json_t *obj;
-  json_object_foreach(rc->cache, name, obj) {
-    if (json_object_get(planned, obj_pool(obj)) == NULL &&
-        (only == NULL || json_object_get(only, obj_pool(obj)) != NULL))
-      json_object_set_new(gone, obj_pool(obj), json_true());
+  void *v_slice;
+  while (nd_strmap_next(rc->cache, &pos, &name, &v_slice)) {
+    const char *slice_pool = ((const nd_published_slice *)v_slice)->pool;
+    if (json_object_get(planned, slice_pool) == NULL &&
+        (only == NULL || json_object_get(only, slice_pool) != NULL))
+      json_object_set_new(gone, slice_pool, json_true());
   }
   const char *pool;
   json_t *v;
   json_object_foreach(gone, pool, v) {
-    json_t **existing = NULL;
-    size_t n_existing = pool_slices(rc, pool, &existing);
+    const nd_published_slice **existing = NULL;
+    size_t n_existing = cached_slices(rc, pool, &existing);
     nd_pool_sync s;
     nd_pool_sync_compute(NULL, existing, n_existing, rc->api_version, false, &s);
     ND_LOG_INFO("reconciler", "pool_removed", ND_KV_S("pool", pool), ND_KV_I("writes", s.n_ops));
@@ -583,7 +598,9 @@ nd_reconciler *nd_reconciler_new(nd_loop *loop, nd_k8s_client *k8s,
   rc->opts.api_version = rc->api_version;
   rc->plan = plan;
   rc->plan_data = data;
-  rc->cache = json_object();
+  rc->cache = nd_strmap_new();
+  if (rc->cache == NULL)
+    abort();
   rc->index = nd_published_index_new();
   rc->index_stale = true;
   rc->dirty = json_object();
@@ -628,7 +645,7 @@ void nd_reconciler_set_active(nd_reconciler *rc, bool active) {
 bool nd_reconciler_synced(const nd_reconciler *rc) { return rc->synced; }
 bool nd_reconciler_idle(const nd_reconciler *rc) { return rc->idle && !rc->in_flight; }
 const nd_reconciler_stats *nd_reconciler_get_stats(const nd_reconciler *rc) { return &rc->stats; }
-size_t nd_reconciler_slice_count(const nd_reconciler *rc) { return json_object_size(rc->cache); }
+size_t nd_reconciler_slice_count(const nd_reconciler *rc) { return nd_strmap_size(rc->cache); }
 
 void nd_reconciler_stop(nd_reconciler *rc) {
   rc->active = false;
@@ -648,7 +665,7 @@ void nd_reconciler_free(nd_reconciler *rc) {
   if (rc->recheck)
     nd_loop_del_timer(rc->loop, rc->recheck);
   clear_queue(rc);
-  json_decref(rc->cache);
+  nd_strmap_free(rc->cache, free_cached);
   nd_published_index_free(rc->index);
   json_decref(rc->dirty);
   free(rc->driver);

@@ -317,10 +317,23 @@ static size_t count_ops(const nd_pool_sync *s, nd_slice_op_kind k) {
   return n;
 }
 
+/* nd_pool_sync_compute with existing objects (summarised as the reconciler's cache does). */
+static void compute(const nd_planned_pool *desired, json_t *const *objs, size_t n, bool always,
+                    nd_pool_sync *out) {
+  nd_published_slice *existing[16];
+  assert_true(n <= 16);
+  for (size_t i = 0; i < n; i++)
+    assert_non_null(existing[i] = nd_published_slice_new(objs[i]));
+  nd_pool_sync_compute(desired, (const nd_published_slice *const *)existing, n, "v1", always,
+                       out);
+  for (size_t i = 0; i < n; i++)
+    nd_published_slice_free(existing[i]);
+}
+
 static void sync_once(fixture *f, store *st, bool always, nd_pool_sync *out) {
   nd_planned_pool p;
   plan(f, "lab", &p);
-  nd_pool_sync_compute(&p, st->objs, st->n, "v1", always, out);
+  compute(&p, st->objs, st->n, always, out);
   apply(st, out);
   nd_planned_pool_clear(&p);
 }
@@ -422,7 +435,7 @@ static void test_generation_rules(void **state) {
   assert_store_generation(&st, 5, 3);
 
   /* the pool is gone: everything deleted */
-  nd_pool_sync_compute(NULL, st.objs, st.n, "v1", false, &s);
+  compute(NULL, st.objs, st.n, false, &s);
   assert_int_equal(count_ops(&s, ND_SLICE_DELETE), 3);
   apply(&st, &s);
   nd_pool_sync_clear(&s);
@@ -592,7 +605,7 @@ static void test_sticky_growth(void **state) {
                         "generation", json_integer(4));
   }
   nd_pool_sync sync;
-  nd_pool_sync_compute(&after, existing, 3, "v1", false, &sync);
+  compute(&after, existing, 3, false, &sync);
   assert_int_equal(sync.n_ops, 1);
   assert_int_equal(sync.generation, 4);
   assert_string_equal(sync.ops[0].name, "netdra.dev-lab-2");
