@@ -246,6 +246,8 @@ static void on_watch(nd_k8s_client *c, nd_watch_event ev, json_t *obj, void *dat
       ND_LOG_INFO("reconciler", "slices_synced", ND_KV_I("slices", nd_strmap_size(rc->cache)));
     rc->synced = true;
     changed = true;
+    if (rc->opts.trim != NULL) /* the list's objects are gone; keep only their summaries */
+      nd_memtrim_poke(rc->opts.trim);
     break;
   }
   case ND_WATCH_ADDED:
@@ -444,6 +446,10 @@ static void run_next(nd_reconciler *rc) {
     back_off(rc, 0);
     return;
   }
+  /* round done: its plan and the objects it sent are freed; the heap is trimmed once rounds
+   * settle */
+  if (rc->opts.trim != NULL)
+    nd_memtrim_poke(rc->opts.trim);
   clear_queue(rc);
   if (rc->queue_failed) {
     rc->queue_failed = false;
