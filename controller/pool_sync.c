@@ -34,21 +34,22 @@ void nd_slice_keep_taint_times(json_t *spec, const nd_published_slice *existing)
   }
 }
 
-static void push(nd_pool_sync *s, nd_slice_op_kind kind, const char *name, json_t *object) {
+static void push(nd_pool_sync *s, nd_slice_op_kind kind, const char *name, json_t *body) {
   nd_slice_op *ops = realloc(s->ops, (s->n_ops + 1) * sizeof(*ops));
   if (ops == NULL)
     abort();
   s->ops = ops;
   s->ops[s->n_ops].kind = kind;
   s->ops[s->n_ops].name = strdup(name);
-  if (s->ops[s->n_ops].name == NULL)
+  s->ops[s->n_ops].body = json_dumps(body, JSON_COMPACT);
+  if (s->ops[s->n_ops].name == NULL || s->ops[s->n_ops].body == NULL)
     abort();
-  s->ops[s->n_ops].object = object;
+  json_decref(body);
   s->n_ops++;
 }
 
 static json_t *build_object(const char *api_version, const char *name,
-                            const nd_published_slice *existing, const json_t *spec) {
+                            const nd_published_slice *existing, json_t *spec) {
   json_t *meta;
   if (existing != NULL) {
     meta = json_deep_copy(existing->metadata);
@@ -58,12 +59,33 @@ static json_t *build_object(const char *api_version, const char *name,
   cleanup_free char *apiv = NULL;
   if (asprintf(&apiv, "resource.k8s.io/%s", api_version) < 0)
     abort();
-  return json_pack("{s:s, s:s, s:o, s:O}", "apiVersion", apiv, "kind", "ResourceSlice",
+  return json_pack("{s:s, s:s, s:o, s:o}", "apiVersion", apiv, "kind", "ResourceSlice",
                    "metadata", meta, "spec", spec);
+}
+
+static json_t *delete_options(const nd_published_slice *existing) {
+  json_t *meta = existing->metadata;
+  json_t *body = json_pack("{s:s, s:s, s:{s:O, s:O}}", "apiVersion", "v1", "kind",
+                           "DeleteOptions", "preconditions", "uid", json_object_get(meta, "uid"),
+                           "resourceVersion", json_object_get(meta, "resourceVersion"));
+  if (body == NULL) /* no uid/rv known: unconditional delete */
+    body = json_pack("{s:s, s:s}", "apiVersion", "v1", "kind", "DeleteOptions");
+  return body;
 }
 
 static void set_generation(json_t *spec, int64_t gen) {
   json_object_set_new(json_object_get(spec, "pool"), "generation", json_integer(gen));
+}
+
+/* Planned slice d as it would be published over `existing` (NULL: a new slice) at generation
+ * gen: the taint times that `existing` publishes are kept. */
+static json_t *planned_spec(const nd_planned_pool *desired, size_t d,
+                            const nd_published_slice *existing, int64_t gen) {
+  json_t *spec = nd_planned_slice_spec(desired, d);
+  if (existing != NULL)
+    nd_slice_keep_taint_times(spec, existing);
+  set_generation(spec, gen);
+  return spec;
 }
 
 static bool same_spec(const json_t *spec, const nd_published_slice *existing) {
@@ -71,6 +93,8 @@ static bool same_spec(const json_t *spec, const nd_published_slice *existing) {
   return nd_spec_digest_equal(&d, &existing->digest);
 }
 
+/* Each planned slice is rendered, compared (by digest) and dropped, one at a time; those to
+ * write are rendered again once the generation is known, and kept as text. */
 void nd_pool_sync_compute(const nd_planned_pool *desired,
                           const nd_published_slice *const *existing, size_t n_existing,
                           const char *api_version, bool always_bump, nd_pool_sync *out) {
@@ -84,13 +108,11 @@ void nd_pool_sync_compute(const nd_planned_pool *desired,
   /* match planned slices to existing ones by name */
   const nd_published_slice **match = calloc(n_desired + 1, sizeof(*match));
   bool *kept = calloc(n_existing + 1, sizeof(*kept));
-  json_t **specs = calloc(n_desired + 1, sizeof(*specs));
   bool *changed = calloc(n_desired + 1, sizeof(*changed)); /* at generation g */
-  if (match == NULL || kept == NULL || specs == NULL || changed == NULL)
+  if (match == NULL || kept == NULL || changed == NULL)
     abort();
   size_t n_new = 0, n_changed = 0;
   for (size_t d = 0; d < n_desired; d++) {
-    specs[d] = json_deep_copy(desired->slices[d].spec);
     for (size_t e = 0; e < n_existing; e++) {
       if (!kept[e] && strcmp(existing[e]->name, desired->slices[d].name) == 0) {
         match[d] = existing[e];
@@ -102,9 +124,9 @@ void nd_pool_sync_compute(const nd_planned_pool *desired,
       n_new++;
       continue;
     }
-    nd_slice_keep_taint_times(specs[d], match[d]);
-    set_generation(specs[d], g);
-    changed[d] = !same_spec(specs[d], match[d]);
+    json_t *spec = planned_spec(desired, d, match[d], g);
+    changed[d] = !same_spec(spec, match[d]);
+    json_decref(spec);
     n_changed += changed[d];
   }
   size_t n_obsolete = 0;
@@ -118,28 +140,22 @@ void nd_pool_sync_compute(const nd_planned_pool *desired,
 
   for (size_t e = 0; e < n_existing; e++)
     if (!kept[e])
-      push(out, ND_SLICE_DELETE, existing[e]->name,
-           json_pack("{s:O}", "metadata", existing[e]->metadata));
+      push(out, ND_SLICE_DELETE, existing[e]->name, delete_options(existing[e]));
   for (size_t d = 0; d < n_desired; d++) {
-    if (match[d] == NULL)
-      continue;
     /* at G+1 every kept slice differs (their generations are at most G) */
-    if (gen == g && !changed[d])
+    if (match[d] == NULL || (gen == g && !changed[d]))
       continue;
-    set_generation(specs[d], gen);
-    push(out, ND_SLICE_UPDATE, desired->slices[d].name,
-         build_object(api_version, desired->slices[d].name, match[d], specs[d]));
+    const char *name = desired->slices[d].name;
+    push(out, ND_SLICE_UPDATE, name,
+         build_object(api_version, name, match[d], planned_spec(desired, d, match[d], gen)));
   }
   for (size_t d = 0; d < n_desired; d++) {
     if (match[d] != NULL)
       continue;
-    set_generation(specs[d], gen);
-    push(out, ND_SLICE_CREATE, desired->slices[d].name,
-         build_object(api_version, desired->slices[d].name, NULL, specs[d]));
+    const char *name = desired->slices[d].name;
+    push(out, ND_SLICE_CREATE, name,
+         build_object(api_version, name, NULL, planned_spec(desired, d, NULL, gen)));
   }
-  for (size_t d = 0; d < n_desired; d++)
-    json_decref(specs[d]);
-  free(specs);
   free(changed);
   free(match);
   free(kept);
@@ -148,7 +164,7 @@ void nd_pool_sync_compute(const nd_planned_pool *desired,
 void nd_pool_sync_clear(nd_pool_sync *s) {
   for (size_t i = 0; i < s->n_ops; i++) {
     free(s->ops[i].name);
-    json_decref(s->ops[i].object);
+    free(s->ops[i].body);
   }
   free(s->ops);
   memset(s, 0, sizeof(*s));

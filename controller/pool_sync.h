@@ -25,8 +25,9 @@ typedef enum { ND_SLICE_DELETE, ND_SLICE_UPDATE, ND_SLICE_CREATE } nd_slice_op_k
 typedef struct {
   nd_slice_op_kind kind;
   char *name;
-  json_t *object; /* UPDATE/CREATE: the full object to send; DELETE: {"metadata": the
-                     existing slice's metadata} (uid and resourceVersion preconditions) */
+  char *body; /* the request body, compact JSON (rendered one slice at a time and kept as
+                 text, not as a tree): UPDATE/CREATE the object; DELETE DeleteOptions with the
+                 existing slice's uid and resourceVersion as preconditions */
 } nd_slice_op;
 
 typedef struct {

@@ -283,7 +283,7 @@ static void run_next(nd_reconciler *rc);
 static void clear_queue(nd_reconciler *rc) {
   for (size_t i = 0; i < rc->n_queue; i++) {
     free(rc->queue[i].name);
-    json_decref(rc->queue[i].object);
+    free(rc->queue[i].body);
   }
   free(rc->queue);
   rc->queue = NULL;
@@ -412,28 +412,18 @@ static void run_next(nd_reconciler *rc) {
     nd_slice_op *op = &rc->queue[rc->next_op];
     cleanup_free char *esc = nd_k8s_escape(op->name);
     cleanup_free char *path = NULL;
-    cleanup_json json_t *body = NULL;
     const char *method;
     if (op->kind == ND_SLICE_CREATE) {
       method = "POST";
       path = strdup(rc->collection);
-      body = json_incref(op->object);
     } else {
       method = op->kind == ND_SLICE_UPDATE ? "PUT" : "DELETE";
       if (asprintf(&path, "%s/%s", rc->collection, esc) < 0)
         abort();
-      if (op->kind == ND_SLICE_UPDATE) {
-        body = json_incref(op->object);
-      } else {
-        json_t *meta = json_object_get(op->object, "metadata");
-        body = json_pack("{s:s, s:s, s:{s:O, s:O}}", "apiVersion", "v1", "kind", "DeleteOptions",
-                         "preconditions", "uid", json_object_get(meta, "uid"),
-                         "resourceVersion", json_object_get(meta, "resourceVersion"));
-        if (body == NULL) /* no uid/rv known: unconditional delete */
-          body = json_pack("{s:s, s:s}", "apiVersion", "v1", "kind", "DeleteOptions");
-      }
     }
-    if (path == NULL)
+    /* the queue holds bodies as text; only the one in flight is a tree */
+    cleanup_json json_t *body = json_loads(op->body, 0, NULL);
+    if (path == NULL || body == NULL)
       abort();
     cleanup_error nd_error_t err = NULL;
     rc->in_flight = true;

@@ -147,59 +147,76 @@ static void test_summary(void **state) {
   assert_null(nd_published_slice_new(json_object_get(obj, "spec"))); /* not an object */
 }
 
-/* Through the pool sync: a planned spec equal to the published one (in another key order,
- * with the published taint time kept) writes nothing; one changed field writes that slice. */
+/* Through the planner and the pool sync: a plan equal to what is published (with another
+ * taint time: the published one is kept) writes nothing; one changed field writes that slice
+ * with the published metadata and taint time; a gone pool deletes with preconditions. */
 static void test_sync_by_digest(void **state) {
-  cleanup_json json_t *obj = object_with("netdra.dev-lab-0", "5", BASE);
+  static const nd_planner_options popts = {.driver = "netdra.dev"};
+  nd_capacity mem = {.name = "mem", .quantity = "64Gi"};
+  nd_device devs[2] = {
+      {.source = "static", .pool = "lab", .id = "cam-0", .name = "cam-0", .type = "camera",
+       .all_nodes = true, .caps = &mem, .n_caps = 1},
+      {.source = "static", .pool = "lab", .id = "cam-1", .name = "cam-1", .type = "camera",
+       .all_nodes = true},
+  };
+  const nd_device *ptrs[2] = {&devs[0], &devs[1]};
+  nd_device_taint taints[2] = {{.tainted = true, .since_wall_ms = 1764000000000ull}, {0}};
+  nd_error_t err = NULL;
+
+  /* published: the plan as the API server stores it, at generation 3 */
+  nd_planned_pool p;
+  assert_int_equal(nd_plan_pool(&popts, "lab", ptrs, taints, NULL, 2, &p, &err), 0);
+  assert_int_equal(p.n_slices, 1);
+  json_t *spec = nd_planned_slice_spec(&p, 0);
+  json_object_set_new(json_object_get(spec, "pool"), "generation", json_integer(3));
+  cleanup_json json_t *obj = json_pack("{s:s, s:{s:s, s:s, s:s}, s:o}", "apiVersion",
+                                       "resource.k8s.io/v1", "metadata", "name", p.slices[0].name,
+                                       "uid", "u-1", "resourceVersion", "5", "spec", spec);
+  nd_planned_pool_clear(&p);
   nd_published_slice *existing = nd_published_slice_new(obj);
   const nd_published_slice *ex[] = {existing};
 
-  /* the plan: generation 0 (the sync sets it), a fresh taint time (the published one is kept) */
-  cleanup_free char *planned_text = edited("10:00:00Z", "11:11:11Z");
-  json_t *spec = spec_from(planned_text);
-  json_object_set_new(json_object_get(spec, "pool"), "generation", json_integer(0));
-  nd_planned_slice slice = {.name = strdup("netdra.dev-lab-0"), .spec = spec};
-  nd_planned_pool pool = {.pool = strdup("lab"), .slices = &slice, .n_slices = 1};
+  /* a restart: the taint is decided again with another time; nothing to write */
+  taints[0].since_wall_ms += 60000;
   nd_pool_sync s;
-  nd_pool_sync_compute(&pool, ex, 1, "v1", false, &s);
+  assert_int_equal(nd_plan_pool(&popts, "lab", ptrs, taints, NULL, 2, &p, &err), 0);
+  nd_pool_sync_compute(&p, ex, 1, "v1", false, &s);
   assert_int_equal(s.n_ops, 0);
   assert_int_equal(s.generation, 3);
   nd_pool_sync_clear(&s);
+  nd_planned_pool_clear(&p);
 
-  /* one field changed: one update at the same generation, with the published metadata */
-  json_t *dev0 = json_array_get(json_object_get(spec, "devices"), 0);
-  json_object_set_new(json_object_get(json_object_get(dev0, "capacity"), "mem"), "value",
-                      json_string("65Gi"));
-  nd_pool_sync_compute(&pool, ex, 1, "v1", false, &s);
+  /* one field changed: one update at the same generation */
+  mem.quantity = "65Gi";
+  assert_int_equal(nd_plan_pool(&popts, "lab", ptrs, taints, NULL, 2, &p, &err), 0);
+  nd_pool_sync_compute(&p, ex, 1, "v1", false, &s);
+  nd_planned_pool_clear(&p);
   assert_int_equal(s.n_ops, 1);
   assert_int_equal(s.ops[0].kind, ND_SLICE_UPDATE);
   assert_int_equal(s.generation, 3);
-  json_t *meta = json_object_get(s.ops[0].object, "metadata");
+  cleanup_json json_t *update = json_loads(s.ops[0].body, 0, NULL);
+  json_t *meta = json_object_get(update, "metadata");
   assert_string_equal(json_string_value(json_object_get(meta, "resourceVersion")), "5");
-  assert_null(json_object_get(meta, "managedFields"));
-  /* the kept taint time is what is written */
-  json_t *taint = json_array_get(
-      json_object_get(json_array_get(json_object_get(json_object_get(s.ops[0].object, "spec"),
-                                                     "devices"),
-                                     0),
-                      "taints"),
-      0);
-  assert_string_equal(json_string_value(json_object_get(taint, "timeAdded")),
-                      "2026-11-24T10:00:00Z");
+  json_t *dev0 = json_array_get(json_object_get(json_object_get(update, "spec"), "devices"), 0);
+  assert_string_equal(json_string_value(json_object_get(
+                          json_object_get(json_object_get(dev0, "capacity"), "mem"), "value")),
+                      "65Gi");
+  char published_time[32];
+  nd_format_time_s(1764000000000ull, published_time, sizeof(published_time));
+  assert_string_equal(json_string_value(json_object_get(
+                          json_array_get(json_object_get(dev0, "taints"), 0), "timeAdded")),
+                      published_time);
   nd_pool_sync_clear(&s);
 
   /* the pool is gone: a delete with uid and resourceVersion preconditions */
   nd_pool_sync_compute(NULL, ex, 1, "v1", false, &s);
   assert_int_equal(s.n_ops, 1);
   assert_int_equal(s.ops[0].kind, ND_SLICE_DELETE);
-  meta = json_object_get(s.ops[0].object, "metadata");
-  assert_string_equal(json_string_value(json_object_get(meta, "uid")), "u-1");
-  assert_string_equal(json_string_value(json_object_get(meta, "resourceVersion")), "5");
+  cleanup_json json_t *del = json_loads(s.ops[0].body, 0, NULL);
+  json_t *pre = json_object_get(del, "preconditions");
+  assert_string_equal(json_string_value(json_object_get(pre, "uid")), "u-1");
+  assert_string_equal(json_string_value(json_object_get(pre, "resourceVersion")), "5");
   nd_pool_sync_clear(&s);
-
-  free(slice.name);
-  free(pool.pool);
-  json_decref(spec);
   nd_published_slice_free(existing);
 }
 
