@@ -518,6 +518,57 @@ static void test_health_hysteresis(void **state) {
   nd_health_taints_free(h);
 }
 
+/* Many devices in one pool (the table grows), a partial forget, a device seen again after it
+ * was forgotten (a published taint is adopted again), pools forgotten as a whole. */
+static void test_health_many_devices(void **state) {
+  nd_health_taints *h = nd_health_taints_new(5000);
+  char name[32];
+  nd_health_taints_begin(h);
+  for (int i = 0; i < 1000; i++) {
+    snprintf(name, sizeof(name), "dev-%04d", i);
+    nd_health_taints_decide(h, "p", name, i % 10 == 0 ? ND_HEALTH_STALE : ND_HEALTH_ONLINE,
+                            false, 0, 1000 + (uint64_t)i, NULL);
+  }
+  nd_health_taints_decide(h, "q", "other", ND_HEALTH_OFFLINE, false, 0, 1000, NULL);
+  nd_health_taints_end(h, NULL);
+  assert_int_equal(nd_health_taints_count(h), 101);
+  /* states survive the growth: dev-0990 was tainted at 1990 */
+  nd_health_taints_begin(h);
+  nd_device_taint t = nd_health_taints_decide(h, "p", "dev-0990", ND_HEALTH_OFFLINE, false, 0,
+                                              5000, NULL);
+  assert_true(t.tainted);
+  assert_int_equal(t.since_wall_ms, 1990);
+  /* a round of pool p that decides only the first half: the rest are forgotten; q is kept */
+  for (int i = 0; i < 500; i++) {
+    snprintf(name, sizeof(name), "dev-%04d", i);
+    nd_health_taints_decide(h, "p", name, i % 10 == 0 ? ND_HEALTH_STALE : ND_HEALTH_ONLINE,
+                            false, 0, 6000, NULL);
+  }
+  json_t *only = json_pack("{s:b}", "p", 1);
+  nd_health_taints_end(h, only);
+  assert_int_equal(nd_health_taints_count(h), 50 + 1 + 1); /* 0..490, dev-0990, q/other */
+  nd_health_taints_begin(h);
+  nd_health_taints_decide(h, "p", "dev-0990", ND_HEALTH_ONLINE, false, 0, 7000, NULL);
+  nd_health_taints_end(h, only); /* only dev-0990 decided: the rest of p forgotten */
+  assert_int_equal(nd_health_taints_count(h), 1 + 1);
+  /* a device seen again after it was forgotten adopts its published taint */
+  nd_health_taints_begin(h);
+  t = nd_health_taints_decide(h, "p", "dev-0010", ND_HEALTH_ONLINE, true, 1010, 8000, NULL);
+  assert_true(t.tainted);
+  assert_int_equal(t.since_wall_ms, 1010);
+  /* an online device that was decided untainted ignores a published taint */
+  t = nd_health_taints_decide(h, "p", "dev-0990", ND_HEALTH_ONLINE, true, 1, 8000, NULL);
+  assert_true(t.tainted); /* still in its hysteresis (online since 7000) */
+  t = nd_health_taints_decide(h, "p", "dev-0990", ND_HEALTH_ONLINE, true, 1, 12000, NULL);
+  assert_false(t.tainted);
+  t = nd_health_taints_decide(h, "p", "dev-0990", ND_HEALTH_ONLINE, true, 1, 12001, NULL);
+  assert_false(t.tainted);
+  nd_health_taints_end(h, NULL); /* q not decided: forgotten as a whole */
+  assert_int_equal(nd_health_taints_count(h), 1);
+  json_decref(only);
+  nd_health_taints_free(h);
+}
+
 /* One bad device is left out with a reason; the rest of the pool is published. */
 static void test_bad_devices_left_out(void **state) {
   fixture *f = calloc(1, sizeof(*f));
@@ -716,6 +767,7 @@ int main(void) {
       cmocka_unit_test(test_node_selection), cmocka_unit_test(test_empty_pool),
       cmocka_unit_test(test_stable_names),   cmocka_unit_test(test_attributes),
       cmocka_unit_test(test_generation_rules), cmocka_unit_test(test_health_hysteresis),
+      cmocka_unit_test(test_health_many_devices),
       cmocka_unit_test(test_spec_equal),     cmocka_unit_test(test_bad_devices_left_out),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
