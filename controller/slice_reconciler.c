@@ -436,10 +436,6 @@ static void run_next(nd_reconciler *rc) {
     back_off(rc, 0);
     return;
   }
-  /* round done: its plan and the objects it sent are freed; the heap is trimmed once rounds
-   * settle */
-  if (rc->opts.trim != NULL)
-    nd_memtrim_poke(rc->opts.trim);
   clear_queue(rc);
   if (rc->queue_failed) {
     rc->queue_failed = false;
@@ -453,7 +449,12 @@ static void run_next(nd_reconciler *rc) {
       arm(rc, rc->opts.debounce_ms, false);
     return;
   }
+  /* settled: the plans and the bodies of the rounds are freed; trim the heap they left (not
+   * after every round of a burst: a trim blocks the loop, and a debounce timer that fires
+   * right after it would see a stale quiet period and cut the burst) */
   rc->idle = true;
+  if (rc->opts.trim != NULL)
+    nd_memtrim_poke(rc->opts.trim);
 }
 
 /* ---- reconcile ------------------------------------------------------------------------- */

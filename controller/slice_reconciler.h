@@ -41,7 +41,7 @@ typedef struct {
   uint64_t debounce_max_ms; /* longest a burst is held; below debounce_ms: 3000 */
   uint64_t resync_ms;      /* 0: 60000; periodic level-triggered reconcile */
   uint64_t max_backoff_ms; /* 0: 30000 */
-  nd_memtrim *trim; /* poked when a round (plan + writes) or a (re)list is done; may be NULL */
+  nd_memtrim *trim; /* poked when writing settles (idle) and after a (re)list; may be NULL */
 } nd_reconciler_options;
 
 typedef enum { ND_WRITE_OK, ND_WRITE_CONFLICT, ND_WRITE_RETRY, ND_WRITE_INVALID } nd_write_result;
