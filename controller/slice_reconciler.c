@@ -12,6 +12,8 @@
 #include "published_slice.h"
 #include "strmap.h"
 
+#define LIST_PAGE_SLICES 16 /* a page of 16 full slices is ~8 MB as a tree */
+
 struct nd_reconciler {
   nd_loop *loop;
   nd_k8s_client *k8s;
@@ -220,16 +222,21 @@ static void on_watch(nd_k8s_client *c, nd_watch_event ev, json_t *obj, void *dat
   rc->stats.watch_events++;
   switch (ev) {
   case ND_WATCH_SYNCED: {
-    /* a (re)list: the cache becomes exactly the list (keeping fresher objects we wrote) */
+    /* a (re)list: the cache becomes exactly the list (keeping fresher objects we wrote).
+     * The watch delivers the list's slices as ADDED, page by page, and here only their
+     * names (a list of 100,000 devices' slices is never one tree); full items are taken
+     * too. */
     json_t *items = json_object_get(obj, "items");
     json_t *seen = json_object();
     size_t i;
     json_t *it;
     json_array_foreach(items, i, it) {
-      if (!ours(rc, it))
+      bool full = json_object_get(it, "spec") != NULL;
+      if (obj_name(it) == NULL || (full && !ours(rc, it)))
         continue;
       json_object_set_new(seen, obj_name(it), json_true());
-      changed |= cache_put(rc, it);
+      if (full)
+        changed |= cache_put(rc, it);
     }
     const nd_published_slice **cached = NULL;
     size_t n_cached = cached_slices(rc, NULL, &cached);
@@ -620,7 +627,9 @@ int nd_reconciler_start(nd_reconciler *rc, nd_error_t *err) {
    * spec.nodeName selects slices without one) */
   if (asprintf(&query, "fieldSelector=spec.driver%%3D%s%%2Cspec.nodeName%%3D", drv) < 0)
     abort();
-  rc->watch = nd_k8s_watch_start(rc->k8s, rc->collection, query, on_watch, rc, err);
+  /* small pages, each slice delivered as it arrives: no tree of the whole list */
+  nd_k8s_watch_options wopts = {.list_page = LIST_PAGE_SLICES, .list_items_as_added = true};
+  rc->watch = nd_k8s_watch_start_opts(rc->k8s, rc->collection, query, &wopts, on_watch, rc, err);
   if (rc->watch == NULL)
     return nd_error_wrap(err, "watching %s", rc->collection);
   return 0;
