@@ -6,12 +6,12 @@
 #include "controller.h"
 #include "log.h"
 
-/* Does the published device carry our unreachable taint? */
-static bool published_taint(const nd_controller *c, const json_t *dev) {
+/* Does the published device (its taints array) carry our unreachable taint? */
+static bool published_taint(const nd_controller *c, const json_t *taints) {
   size_t i;
   const json_t *t;
   size_t dl = strlen(c->cfg.driver_name);
-  json_array_foreach(json_object_get(dev, "taints"), i, t) {
+  json_array_foreach(taints, i, t) {
     const char *key = json_string_value(json_object_get(t, "key"));
     if (key != NULL && strncmp(key, c->cfg.driver_name, dl) == 0 &&
         strcmp(key + dl, "/unreachable") == 0)
@@ -86,7 +86,7 @@ int nd_controller_plan(nd_reconciler *rc, const json_t *only, nd_planned_pool **
       const nd_published_device *pub = nd_reconciler_published(rc, pool, devs[i]->name);
       placement[i] = pub != NULL ? pub->slice : -1;
       taints[i] = nd_health_taints_decide(c->taints, pool, devs[i]->name, devs[i]->health,
-                                          pub != NULL && published_taint(c, pub->device), 0,
+                                          pub != NULL && published_taint(c, pub->taints), 0,
                                           now, recheck_wall_ms);
       if (devs[i]->health <= ND_HEALTH_OFFLINE)
         by_health[devs[i]->health]++;

@@ -1,119 +1,232 @@
-/* health_taints.c: taint decisions with hysteresis (see health_taints.h). */
+/* health_taints.c: taint decisions with hysteresis (see health_taints.h).
+ *
+ * The state of every device decided in its pool's last round is kept, compactly: per pool an
+ * open-addressing table of 32-byte entries (the name is an offset into the pool's block of
+ * names) instead of a JSON object per device; a 100,000-device pool takes about 6 MB. */
 #include "health_taints.h"
 
-#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cleanup.h"
+#include "strmap.h"
 
-/* One entry per known device in a map of maps (jansson objects), pool -> name ->
- * [tainted (0/1), tainted_since_ms, online_since_ms, round]. */
+typedef struct {
+  uint64_t since_ms;        /* when the taint was added */
+  uint64_t online_since_ms; /* tainted and online: since when (0: not online) */
+  uint32_t name;            /* offset of the name in the pool's names */
+  uint32_t hash;
+  uint32_t round;           /* the last round that decided it */
+  bool tainted;
+  bool used;                /* the slot holds an entry */
+} entry;
+
+typedef struct {
+  entry *slots;
+  size_t cap, size; /* cap: a power of two, at most 3/4 full */
+  char *names;      /* NUL-terminated names, appended */
+  size_t names_len, names_cap;
+} pool_table;
+
 struct nd_health_taints {
   uint64_t hysteresis_ms;
-  json_t *map;
-  json_int_t round;
+  nd_strmap *pools; /* pool -> pool_table */
+  uint32_t round;
 };
 
-enum { F_TAINTED, F_SINCE, F_ONLINE_SINCE, F_ROUND, F_COUNT };
+static uint32_t name_hash(const char *s) {
+  uint32_t h = 2166136261u; /* FNV-1a */
+  for (; *s; s++) {
+    h ^= (unsigned char)*s;
+    h *= 16777619u;
+  }
+  return h;
+}
+
+static void *xcalloc(size_t n, size_t size) {
+  void *p = calloc(n, size);
+  if (p == NULL)
+    abort();
+  return p;
+}
+
+static void table_free(void *p) {
+  pool_table *t = p;
+  if (t == NULL)
+    return;
+  free(t->slots);
+  free(t->names);
+  free(t);
+}
+
+static entry *slot_for(const pool_table *t, const char *name, uint32_t hash) {
+  size_t i = hash & (t->cap - 1);
+  while (t->slots[i].used &&
+         (t->slots[i].hash != hash || strcmp(t->names + t->slots[i].name, name) != 0))
+    i = (i + 1) & (t->cap - 1);
+  return &t->slots[i];
+}
+
+static uint32_t add_name(pool_table *t, const char *name) {
+  size_t len = strlen(name) + 1;
+  if (t->names_len + len > t->names_cap) {
+    size_t cap = t->names_cap ? t->names_cap : 256;
+    while (t->names_len + len > cap)
+      cap *= 2;
+    char *names = realloc(t->names, cap);
+    if (names == NULL || cap > UINT32_MAX)
+      abort();
+    t->names = names;
+    t->names_cap = cap;
+  }
+  memcpy(t->names + t->names_len, name, len);
+  uint32_t off = (uint32_t)t->names_len;
+  t->names_len += len;
+  return off;
+}
+
+/* Rehash t into a table with room for at least `want` entries, keeping every entry, or (filter)
+ * only those of round only_round; the names are compacted. */
+static void rebuild(pool_table *t, size_t want, uint32_t only_round, bool filter) {
+  size_t cap = 16;
+  while (cap * 3 / 4 < want + 1)
+    cap *= 2;
+  pool_table fresh = {.slots = xcalloc(cap, sizeof(entry)), .cap = cap};
+  for (size_t i = 0; i < t->cap; i++) {
+    const entry *e = &t->slots[i];
+    if (!e->used || (filter && e->round != only_round))
+      continue;
+    const char *name = t->names + e->name;
+    entry *s = slot_for(&fresh, name, e->hash);
+    *s = *e;
+    s->name = add_name(&fresh, name);
+    fresh.size++;
+  }
+  free(t->slots);
+  free(t->names);
+  *t = fresh;
+}
 
 nd_health_taints *nd_health_taints_new(uint64_t hysteresis_ms) {
-  nd_health_taints *h = calloc(1, sizeof(*h));
-  if (h == NULL)
-    abort();
+  nd_health_taints *h = xcalloc(1, sizeof(*h));
   h->hysteresis_ms = hysteresis_ms;
-  h->map = json_object();
+  h->pools = nd_strmap_new();
+  if (h->pools == NULL)
+    abort();
   return h;
 }
 
 void nd_health_taints_free(nd_health_taints *h) {
   if (h == NULL)
     return;
-  json_decref(h->map);
+  nd_strmap_free(h->pools, table_free);
   free(h);
 }
 
 void nd_health_taints_begin(nd_health_taints *h) { h->round++; }
 
+/* Forget the devices of `pool` that the current round did not decide. */
 static void forget_unseen(nd_health_taints *h, const char *pool) {
-  json_t *pm = json_object_get(h->map, pool);
-  const char *key;
-  json_t *v;
-  void *tmp;
-  json_object_foreach_safe(pm, tmp, key, v) {
-    if (json_integer_value(json_array_get(v, F_ROUND)) != h->round)
-      json_object_del(pm, key);
+  pool_table *t = nd_strmap_get(h->pools, pool);
+  if (t == NULL)
+    return;
+  size_t seen = 0;
+  for (size_t i = 0; i < t->cap; i++)
+    seen += t->slots[i].used && t->slots[i].round == h->round;
+  if (seen == 0) {
+    table_free(nd_strmap_del(h->pools, pool));
+    return;
   }
-  if (pm != NULL && json_object_size(pm) == 0)
-    json_object_del(h->map, pool);
+  if (seen < t->size)
+    rebuild(t, seen, h->round, true);
 }
 
 void nd_health_taints_end(nd_health_taints *h, const json_t *only_pools) {
   const char *pool;
   json_t *v;
-  void *tmp;
   if (only_pools != NULL) {
     json_object_foreach((json_t *)only_pools, pool, v) forget_unseen(h, pool);
     return;
   }
-  json_object_foreach_safe(h->map, tmp, pool, v) forget_unseen(h, pool);
+  /* every pool (collected first: forgetting may delete pools from the map) */
+  size_t n = nd_strmap_size(h->pools), k = 0, pos = 0;
+  cleanup_free const char **names = xcalloc(n + 1, sizeof(*names));
+  void *value;
+  while (nd_strmap_next(h->pools, &pos, &pool, &value))
+    names[k++] = strdup(pool);
+  for (size_t i = 0; i < k; i++) {
+    if (names[i] == NULL)
+      abort();
+    forget_unseen(h, names[i]);
+    free((char *)names[i]);
+  }
 }
 
 size_t nd_health_taints_count(const nd_health_taints *h) {
-  size_t n = 0;
-  const char *pool, *key;
-  json_t *pm, *v;
-  json_object_foreach(h->map, pool, pm) {
-    json_object_foreach(pm, key, v) n += json_integer_value(json_array_get(v, F_TAINTED)) != 0;
+  size_t n = 0, pos = 0;
+  const char *pool;
+  void *value;
+  while (nd_strmap_next(h->pools, &pos, &pool, &value)) {
+    const pool_table *t = value;
+    for (size_t i = 0; i < t->cap; i++)
+      n += t->slots[i].used && t->slots[i].tainted;
   }
   return n;
 }
 
-static void set(json_t *e, int field, uint64_t value) {
-  json_array_set_new(e, (size_t)field, json_integer((json_int_t)value));
-}
-static uint64_t get(const json_t *e, int field) {
-  return (uint64_t)json_integer_value(json_array_get(e, (size_t)field));
+/* The entry of pool/name, made (untainted) when there is none; *fresh tells which. */
+static entry *find_or_add(nd_health_taints *h, const char *pool, const char *name, bool *fresh) {
+  pool_table *t = nd_strmap_get(h->pools, pool);
+  if (t == NULL) {
+    t = xcalloc(1, sizeof(*t));
+    t->cap = 16;
+    t->slots = xcalloc(t->cap, sizeof(entry));
+    nd_strmap_put(h->pools, pool, t);
+  }
+  uint32_t hash = name_hash(name);
+  entry *e = slot_for(t, name, hash);
+  *fresh = !e->used;
+  if (e->used)
+    return e;
+  if ((t->size + 1) > t->cap * 3 / 4) {
+    rebuild(t, t->size + 1, 0, false);
+    e = slot_for(t, name, hash);
+  }
+  *e = (entry){.name = add_name(t, name), .hash = hash, .used = true};
+  t->size++;
+  return e;
 }
 
 nd_device_taint nd_health_taints_decide(nd_health_taints *h, const char *pool, const char *name,
                                         nd_health health, bool published,
                                         uint64_t published_since_ms, uint64_t now_ms,
                                         uint64_t *recheck_ms) {
-  json_t *pm = json_object_get(h->map, pool);
-  if (pm == NULL) {
-    pm = json_object();
-    json_object_set_new(h->map, pool, pm);
+  bool fresh;
+  entry *e = find_or_add(h, pool, name, &fresh);
+  if (fresh && published) {
+    /* adopt the published taint; an online device starts its hysteresis now */
+    e->tainted = true;
+    e->since_ms = published_since_ms ? published_since_ms : now_ms;
   }
-  json_t *e = json_object_get(pm, name);
-  if (e == NULL) {
-    e = json_pack("[I,I,I,I]", (json_int_t)0, (json_int_t)0, (json_int_t)0, (json_int_t)0);
-    json_object_set_new(pm, name, e);
-    if (published) {
-      /* adopt the published taint; an online device starts its hysteresis now */
-      set(e, F_TAINTED, 1);
-      set(e, F_SINCE, published_since_ms ? published_since_ms : now_ms);
-    }
-  }
-  set(e, F_ROUND, (uint64_t)h->round);
+  e->round = h->round;
   if (health != ND_HEALTH_ONLINE) {
-    if (!get(e, F_TAINTED)) {
-      set(e, F_TAINTED, 1);
-      set(e, F_SINCE, now_ms);
+    if (!e->tainted) {
+      e->tainted = true;
+      e->since_ms = now_ms;
     }
-    set(e, F_ONLINE_SINCE, 0);
-  } else if (get(e, F_TAINTED)) {
-    if (get(e, F_ONLINE_SINCE) == 0)
-      set(e, F_ONLINE_SINCE, now_ms);
-    uint64_t lift_at = get(e, F_ONLINE_SINCE) + h->hysteresis_ms;
+    e->online_since_ms = 0;
+  } else if (e->tainted) {
+    if (e->online_since_ms == 0)
+      e->online_since_ms = now_ms;
+    uint64_t lift_at = e->online_since_ms + h->hysteresis_ms;
     if (now_ms >= lift_at) {
-      set(e, F_TAINTED, 0);
-      set(e, F_SINCE, 0);
-      set(e, F_ONLINE_SINCE, 0);
+      e->tainted = false;
+      e->since_ms = 0;
+      e->online_since_ms = 0;
     } else if (recheck_ms != NULL && (*recheck_ms == 0 || lift_at < *recheck_ms)) {
       *recheck_ms = lift_at;
     }
   }
-  return (nd_device_taint){.tainted = get(e, F_TAINTED) != 0, .since_wall_ms = get(e, F_SINCE)};
+  return (nd_device_taint){.tainted = e->tainted, .since_wall_ms = e->since_ms};
 }

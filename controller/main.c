@@ -132,7 +132,8 @@ static int setup(nd_controller *c, nd_error_t *err) {
                                   .always_bump = c->cfg.always_bump_generation,
                                   .debounce_ms = (uint64_t)c->cfg.debounce_ms,
                                   .debounce_max_ms = (uint64_t)c->cfg.debounce_max_ms,
-                                  .resync_ms = (uint64_t)c->cfg.resync_ms};
+                                  .resync_ms = (uint64_t)c->cfg.resync_ms,
+                                  .trim = c->trim};
   c->reconciler = nd_reconciler_new(c->loop, c->k8s, &rcopts, nd_controller_plan, c, err);
   if (c->reconciler == NULL || nd_reconciler_start(c->reconciler, err) < 0)
     return -1;

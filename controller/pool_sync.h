@@ -7,8 +7,8 @@
  *  the pool keeps G and only that slice is written; otherwise the pool moves to G+1 and every
  *  kept slice is rewritten with the new generation and resourceSliceCount. Existing slices
  *  that match no planned name are deleted. `always_bump` moves to G+1 on any change.
- *  No write at all when every planned slice equals its existing one (spec compared only;
- *  taint timeAdded values of existing slices are kept). */
+ *  No write at all when every planned slice equals its existing one (spec digests compared,
+ *  slice_spec_digest.h; taint timeAdded values of existing slices are kept). */
 #ifndef NETDRA_CONTROLLER_POOL_SYNC_H
 #define NETDRA_CONTROLLER_POOL_SYNC_H
 
@@ -16,14 +16,18 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "published_slice.h"
 #include "slice_planner.h"
+#include "slice_spec_digest.h"
 
 typedef enum { ND_SLICE_DELETE, ND_SLICE_UPDATE, ND_SLICE_CREATE } nd_slice_op_kind;
 
 typedef struct {
   nd_slice_op_kind kind;
   char *name;
-  json_t *object; /* UPDATE/CREATE: the full object to send; DELETE: the existing object */
+  char *body; /* the request body, compact JSON (rendered one slice at a time and kept as
+                 text, not as a tree): UPDATE/CREATE the object; DELETE DeleteOptions with the
+                 existing slice's uid and resourceVersion as preconditions */
 } nd_slice_op;
 
 typedef struct {
@@ -32,18 +36,16 @@ typedef struct {
   int64_t generation;
 } nd_pool_sync;
 
-/* desired NULL: the pool is gone, delete all of `existing`. existing: ResourceSlice objects
- * of this pool and driver as the API server returned them. api_version: e.g. "v1". */
-void nd_pool_sync_compute(const nd_planned_pool *desired, json_t *const *existing,
-                          size_t n_existing, const char *api_version, bool always_bump,
-                          nd_pool_sync *out);
+/* desired NULL: the pool is gone, delete all of `existing`. existing: the summaries of the
+ * ResourceSlices of this pool and driver as the API server returned them (a planned spec is
+ * the same as an existing one when their digests are equal). api_version: e.g. "v1". */
+void nd_pool_sync_compute(const nd_planned_pool *desired,
+                          const nd_published_slice *const *existing, size_t n_existing,
+                          const char *api_version, bool always_bump, nd_pool_sync *out);
 void nd_pool_sync_clear(nd_pool_sync *s);
 
-/* true when two ResourceSlice specs are the same published state. */
-bool nd_slice_spec_equal(const json_t *a, const json_t *b);
-
-/* Copy timeAdded of taints in `existing_spec` into the same device+key+effect taints of
- * `spec`, so that an unchanged taint is never rewritten. */
-void nd_slice_keep_taint_times(json_t *spec, const json_t *existing_spec);
+/* Copy timeAdded of the taints that `existing` publishes into the same device+key+effect+value
+ * taints of `spec`, so that an unchanged taint is never rewritten. */
+void nd_slice_keep_taint_times(json_t *spec, const nd_published_slice *existing);
 
 #endif

@@ -1,86 +1,83 @@
-/* published_index.c: pool -> device -> (published object, slice number); see
- * published_index.h. All entries of one build live in one array. */
+/* published_index.c: (pool, device) -> (slice number, taints), a sorted array searched by
+ * bisection; see published_index.h. */
 #include "published_index.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 #include "slice_planner.h"
-#include "strmap.h"
+
+typedef struct {
+  const char *pool;   /* borrowed from the summary */
+  const char *device; /* borrowed from the summary */
+  nd_published_device pub;
+} entry;
 
 struct nd_published_index {
-  nd_strmap *pools; /* pool -> nd_strmap (device name -> nd_published_device in entries) */
-  nd_published_device *entries;
+  entry *entries;
+  size_t n;
 };
 
 nd_published_index *nd_published_index_new(void) {
   nd_published_index *ix = calloc(1, sizeof(*ix));
-  if (ix == NULL || (ix->pools = nd_strmap_new()) == NULL)
+  if (ix == NULL)
     abort();
   return ix;
-}
-
-static void free_pool_map(void *m) { nd_strmap_free(m, NULL); }
-
-static void clear(nd_published_index *ix) {
-  nd_strmap_free(ix->pools, free_pool_map);
-  ix->pools = nd_strmap_new();
-  if (ix->pools == NULL)
-    abort();
-  free(ix->entries);
-  ix->entries = NULL;
 }
 
 void nd_published_index_free(nd_published_index *ix) {
   if (ix == NULL)
     return;
-  nd_strmap_free(ix->pools, free_pool_map);
   free(ix->entries);
   free(ix);
 }
 
-static const json_t *spec_of(const json_t *slice) { return json_object_get(slice, "spec"); }
-
-static const char *pool_of(const json_t *slice) {
-  return json_string_value(json_object_get(json_object_get(spec_of(slice), "pool"), "name"));
+static int cmp_key(const char *pool_a, const char *dev_a, const char *pool_b,
+                   const char *dev_b) {
+  int c = strcmp(pool_a, pool_b);
+  return c != 0 ? c : strcmp(dev_a, dev_b);
 }
 
-void nd_published_index_build(nd_published_index *ix, const json_t *slices, const char *driver) {
-  clear(ix);
+static int cmp_entry(const void *a, const void *b) {
+  const entry *x = a, *y = b;
+  return cmp_key(x->pool, x->device, y->pool, y->device);
+}
+
+void nd_published_index_build(nd_published_index *ix, const nd_published_slice *const *slices,
+                              size_t n_slices, const char *driver) {
+  free(ix->entries);
   size_t total = 0;
-  const char *name;
-  json_t *slice;
-  json_object_foreach((json_t *)slices, name, slice)
-    total += json_array_size(json_object_get(spec_of(slice), "devices"));
+  for (size_t i = 0; i < n_slices; i++)
+    total += slices[i]->n_devices;
   ix->entries = calloc(total + 1, sizeof(*ix->entries));
   if (ix->entries == NULL)
     abort();
   size_t k = 0;
-  json_object_foreach((json_t *)slices, name, slice) {
-    const char *pool = pool_of(slice);
-    if (pool == NULL)
-      continue;
-    nd_strmap *devices = nd_strmap_get(ix->pools, pool);
-    if (devices == NULL) {
-      devices = nd_strmap_new();
-      if (devices == NULL)
-        abort();
-      nd_strmap_put(ix->pools, pool, devices);
-    }
-    int number = (int)nd_slice_number(driver, pool, name);
-    size_t i;
-    json_t *d;
-    json_array_foreach(json_object_get(spec_of(slice), "devices"), i, d) {
-      const char *device = json_string_value(json_object_get(d, "name"));
-      if (device == NULL)
-        continue;
-      ix->entries[k] = (nd_published_device){.device = d, .slice = number};
-      nd_strmap_put(devices, device, &ix->entries[k++]);
-    }
+  for (size_t i = 0; i < n_slices; i++) {
+    const nd_published_slice *s = slices[i];
+    int number = (int)nd_slice_number(driver, s->pool, s->name);
+    for (const char *d = nd_published_slice_next_device(s, NULL); d != NULL;
+         d = nd_published_slice_next_device(s, d))
+      ix->entries[k++] = (entry){.pool = s->pool,
+                                 .device = d,
+                                 .pub = {.slice = number, .taints = nd_published_slice_taints(s, d)}};
   }
+  ix->n = k;
+  qsort(ix->entries, ix->n, sizeof(*ix->entries), cmp_entry);
 }
 
 const nd_published_device *nd_published_index_find(const nd_published_index *ix,
                                                    const char *pool, const char *device) {
-  const nd_strmap *devices = nd_strmap_get(ix->pools, pool);
-  return devices != NULL ? nd_strmap_get(devices, device) : NULL;
+  size_t lo = 0, hi = ix->n;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    int c = cmp_key(pool, device, ix->entries[mid].pool, ix->entries[mid].device);
+    if (c == 0)
+      return &ix->entries[mid].pub;
+    if (c < 0)
+      hi = mid;
+    else
+      lo = mid + 1;
+  }
+  return NULL;
 }

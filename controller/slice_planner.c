@@ -228,12 +228,12 @@ json_t *nd_plan_device(const nd_planner_options *opts, const nd_device *d,
 }
 
 void nd_planned_pool_clear(nd_planned_pool *p) {
-  for (size_t i = 0; i < p->n_slices; i++) {
+  for (size_t i = 0; i < p->n_slices; i++)
     free(p->slices[i].name);
-    json_decref(p->slices[i].spec);
-  }
   free(p->slices);
   free(p->pool);
+  free(p->devices);
+  free(p->taints);
   memset(p, 0, sizeof(*p));
 }
 
@@ -311,11 +311,12 @@ int nd_plan_pool(const nd_planner_options *opts, const char *pool, const nd_devi
   }
   bool per_device = !uniform;
 
-  /* devices, in order; a device that breaks an API limit is left out and logged */
-  cleanup_json json_t *devices = json_array();
+  /* devices, in order; a device that breaks an API limit is left out and logged (its
+   * document is built to find out, and dropped: slices are rendered when needed) */
   cleanup_free size_t *planned_to_dev = calloc(n + 1, sizeof(*planned_to_dev));
   if (planned_to_dev == NULL)
     abort();
+  size_t n_dev = 0;
   for (size_t i = 0; i < n; i++) {
     cleanup_error nd_error_t derr = NULL;
     json_t *dj = nd_plan_device(opts, devs[i], taints ? &taints[i] : NULL, per_device, &derr);
@@ -325,55 +326,91 @@ int nd_plan_pool(const nd_planner_options *opts, const char *pool, const nd_devi
       out->n_skipped++;
       continue;
     }
-    planned_to_dev[json_array_size(devices)] = i;
-    json_array_append_new(devices, dj);
+    json_decref(dj);
+    planned_to_dev[n_dev++] = i;
   }
-  size_t n_dev = json_array_size(devices);
+  out->nodes = per_device                  ? ND_NODES_PER_DEVICE
+               : (all_nodes || n_dev == 0) ? ND_NODES_ALL
+                                           : ND_NODES_SELECTOR;
+  out->selector = out->nodes == ND_NODES_SELECTOR ? devs[0] : NULL;
   cleanup_free size_t *slot = calloc(n_dev + 1, sizeof(*slot));
   if (slot == NULL)
     abort();
   size_t n_numbers = place_devices(placement, planned_to_dev, n_dev, limit, slot);
 
-  /* one slice per slice number that holds a device (number 0 for an empty pool) */
-  cleanup_free json_t **arrs = calloc(n_numbers, sizeof(*arrs));
-  if (arrs == NULL)
+  /* one slice per slice number that holds a device (number 0 for an empty pool); the devices
+   * grouped by slice number, in name order within each */
+  cleanup_free size_t *count = calloc(n_numbers + 1, sizeof(*count));
+  cleanup_free size_t *start = calloc(n_numbers + 1, sizeof(*start));
+  if (count == NULL || start == NULL)
     abort();
-  for (size_t i = 0; i < n_dev; i++) {
-    if (arrs[slot[i]] == NULL)
-      arrs[slot[i]] = json_array();
-    json_array_append(arrs[slot[i]], json_array_get(devices, i));
-  }
-  if (n_dev == 0)
-    arrs[0] = json_array();
+  for (size_t i = 0; i < n_dev; i++)
+    count[slot[i]]++;
   size_t n_slices = 0;
-  for (size_t s = 0; s < n_numbers; s++)
-    n_slices += arrs[s] != NULL;
-
+  for (size_t s = 0, at = 0; s < n_numbers; s++) {
+    start[s] = at;
+    at += count[s];
+    n_slices += count[s] > 0 || (n_dev == 0 && s == 0);
+  }
   out->pool = strdup(pool);
   out->slices = calloc(n_slices, sizeof(*out->slices));
-  if (out->pool == NULL || out->slices == NULL)
+  out->devices = calloc(n_dev + 1, sizeof(*out->devices));
+  if (out->pool == NULL || out->slices == NULL || out->devices == NULL)
     abort();
+  if (taints != NULL && (out->taints = calloc(n_dev + 1, sizeof(*out->taints))) == NULL)
+    abort();
+  out->opts = *opts;
   out->n_slices = n_slices;
+  cleanup_free size_t *fill = calloc(n_numbers + 1, sizeof(*fill));
+  if (fill == NULL)
+    abort();
+  for (size_t i = 0; i < n_dev; i++) {
+    size_t at = start[slot[i]] + fill[slot[i]]++;
+    out->devices[at] = devs[planned_to_dev[i]];
+    if (taints != NULL)
+      out->taints[at] = taints[planned_to_dev[i]];
+  }
   size_t k = 0;
   for (size_t s = 0; s < n_numbers; s++) {
-    if (arrs[s] == NULL)
+    if (count[s] == 0 && !(n_dev == 0 && s == 0))
       continue;
-    json_t *spec = json_pack("{s:s, s:{s:s, s:I, s:I}}", "driver", opts->driver, "pool", "name",
-                             pool, "generation", (json_int_t)0, "resourceSliceCount",
-                             (json_int_t)n_slices);
-    if (per_device)
-      json_object_set_new(spec, "perDeviceNodeSelection", json_true());
-    else if (all_nodes || n_dev == 0)
-      json_object_set_new(spec, "allNodes", json_true());
-    else
-      json_object_set_new(spec, "nodeSelector", node_selector_term(devs[0]));
-    json_object_set_new(spec, "devices", arrs[s]);
-    out->slices[k].spec = spec;
-    out->slices[k].name = nd_slice_name(opts->driver, pool, s);
+    out->slices[k] = (nd_planned_slice){.name = nd_slice_name(opts->driver, pool, s),
+                                        .number = s,
+                                        .first = start[s],
+                                        .n_devices = count[s]};
     k++;
   }
   (void)err;
   return 0;
+}
+
+json_t *nd_planned_slice_spec(const nd_planned_pool *p, size_t s) {
+  const nd_planned_slice *sl = &p->slices[s];
+  json_t *spec = json_pack("{s:s, s:{s:s, s:I, s:I}}", "driver", p->opts.driver, "pool", "name",
+                           p->pool, "generation", (json_int_t)0, "resourceSliceCount",
+                           (json_int_t)p->n_slices);
+  if (spec == NULL)
+    abort();
+  if (p->nodes == ND_NODES_PER_DEVICE)
+    json_object_set_new(spec, "perDeviceNodeSelection", json_true());
+  else if (p->nodes == ND_NODES_ALL)
+    json_object_set_new(spec, "allNodes", json_true());
+  else
+    json_object_set_new(spec, "nodeSelector", node_selector_term(p->selector));
+  json_t *devices = json_array();
+  for (size_t i = sl->first; i < sl->first + sl->n_devices; i++) {
+    cleanup_error nd_error_t err = NULL;
+    json_t *dj = nd_plan_device(&p->opts, p->devices[i], p->taints ? &p->taints[i] : NULL,
+                                p->nodes == ND_NODES_PER_DEVICE, &err);
+    if (dj == NULL) { /* it encoded when it was planned: its device changed since */
+      ND_LOG_WARN("planner", "device_skipped", ND_KV_S("pool", p->pool),
+                  ND_KV_S("device", p->devices[i]->name), ND_KV_S("error", nd_error_msg(err)));
+      continue;
+    }
+    json_array_append_new(devices, dj);
+  }
+  json_object_set_new(spec, "devices", devices);
+  return spec;
 }
 
 long nd_slice_number(const char *driver, const char *pool, const char *slice_name) {

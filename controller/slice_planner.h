@@ -45,16 +45,30 @@ typedef struct {
   uint64_t since_wall_ms; /* when the taint was first added (timeAdded) */
 } nd_device_taint;
 
+/* A planned slice is a name and a run of the pool's planned devices, not a document: its
+ * spec is rendered when it is compared or written (nd_planned_slice_spec), one slice at a
+ * time, so that no pool-wide tree of JSON exists. */
 typedef struct {
-  char *name;   /* metadata.name */
-  json_t *spec; /* ResourceSlice spec; pool.generation is 0 until the reconciler sets it */
+  char *name;    /* metadata.name */
+  size_t number; /* the number in the name */
+  size_t first;  /* its devices: devices[first .. first + n_devices) of the pool */
+  size_t n_devices;
 } nd_planned_slice;
+
+typedef enum { ND_NODES_ALL, ND_NODES_SELECTOR, ND_NODES_PER_DEVICE } nd_node_selection;
 
 typedef struct {
   char *pool;
   nd_planned_slice *slices;
   size_t n_slices;
   size_t n_skipped; /* devices left out because they break an API limit (logged) */
+  /* what rendering needs. The devices are borrowed: render while they are unchanged (within
+   * the round that planned them); opts.driver is borrowed too. */
+  nd_planner_options opts;
+  const nd_device **devices; /* the planned devices, by slice, in name order within a slice */
+  nd_device_taint *taints;   /* devices[i]'s taint, or NULL: none tainted */
+  nd_node_selection nodes;
+  const nd_device *selector; /* ND_NODES_SELECTOR: the device whose requirements all share */
 } nd_planned_pool;
 
 /* devs[i] with taints[i] (taints may be NULL: none tainted) and placement[i], the number of
@@ -65,6 +79,9 @@ int nd_plan_pool(const nd_planner_options *opts, const char *pool, const nd_devi
                  const nd_device_taint *taints, const int *placement, size_t n,
                  nd_planned_pool *out, nd_error_t *err);
 void nd_planned_pool_clear(nd_planned_pool *p);
+
+/* The spec of slice s of p (pool.generation 0: the reconciler sets it); the caller owns it. */
+json_t *nd_planned_slice_spec(const nd_planned_pool *p, size_t s);
 
 /* Stable object name of slice `index` of a pool (heap). */
 char *nd_slice_name(const char *driver, const char *pool, size_t index);

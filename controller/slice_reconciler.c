@@ -9,6 +9,10 @@
 #include "log.h"
 #include "pool_sync.h"
 #include "published_index.h"
+#include "published_slice.h"
+#include "strmap.h"
+
+#define LIST_PAGE_SLICES 16 /* a page of 16 full slices is ~8 MB as a tree */
 
 struct nd_reconciler {
   nd_loop *loop;
@@ -21,7 +25,7 @@ struct nd_reconciler {
   void *plan_data;
 
   nd_k8s_watch *watch;
-  json_t *cache; /* name -> ResourceSlice object (our driver only) */
+  nd_strmap *cache; /* name -> nd_published_slice (our driver's slices: summaries, not objects) */
   nd_published_index *index; /* devices of the cache, rebuilt lazily */
   bool index_stale;
   json_t *dirty;  /* pool -> true: pools to plan in the next round */
@@ -80,40 +84,74 @@ static int rv_cmp(const char *a, const char *b) {
   return x < y ? -1 : x > y;
 }
 
-/* Put a fresher object into the cache; true when the cache changed. */
-static bool cache_put(nd_reconciler *rc, json_t *obj) {
+static void free_cached(void *slice) { nd_published_slice_free(slice); }
+
+/* Put (the summary of) a fresher object into the cache; true when the cache changed. */
+static bool cache_put(nd_reconciler *rc, const json_t *obj) {
   if (!ours(rc, obj))
     return false;
   const char *name = obj_name(obj);
-  json_t *old = json_object_get(rc->cache, name);
-  if (old != NULL && rv_cmp(obj_rv(obj), obj_rv(old)) < 0)
+  nd_published_slice *old = nd_strmap_get(rc->cache, name);
+  const char *rv = obj_rv(obj);
+  if (old != NULL && rv_cmp(rv, old->resource_version) < 0)
     return false;
-  if (old != NULL && obj_rv(obj) != NULL && obj_rv(old) != NULL &&
-      strcmp(obj_rv(obj), obj_rv(old)) == 0)
+  if (old != NULL && rv != NULL && old->resource_version != NULL &&
+      strcmp(rv, old->resource_version) == 0)
     return false; /* the same version (the watch echo of a write already applied) */
-  if (old != NULL && json_equal(old, obj))
+  nd_published_slice *fresh = nd_published_slice_new(obj);
+  if (fresh == NULL)
+    abort(); /* ours() checked the name and the pool */
+  if (old != NULL && nd_published_slice_same(old, fresh)) {
+    nd_published_slice_free(fresh);
     return false;
-  json_object_set(rc->cache, name, obj);
+  }
+  nd_published_slice_free(nd_strmap_put(rc->cache, name, fresh));
   rc->index_stale = true;
   return true;
 }
 
 static bool cache_del(nd_reconciler *rc, const char *name, const char *rv) {
-  json_t *old = json_object_get(rc->cache, name);
+  nd_published_slice *old = nd_strmap_get(rc->cache, name);
   if (old == NULL)
     return false;
-  if (rv != NULL && rv_cmp(rv, obj_rv(old)) < 0)
+  if (rv != NULL && rv_cmp(rv, old->resource_version) < 0)
     return false; /* we already hold a newer incarnation */
-  json_object_del(rc->cache, name);
+  nd_published_slice_free(nd_strmap_del(rc->cache, name));
   rc->index_stale = true;
   return true;
+}
+
+/* The cached summaries, optionally only those of one pool, sorted by name. */
+static int cmp_slice_name(const void *a, const void *b) {
+  return strcmp((*(nd_published_slice *const *)a)->name, (*(nd_published_slice *const *)b)->name);
+}
+
+static size_t cached_slices(const nd_reconciler *rc, const char *pool,
+                            const nd_published_slice ***out) {
+  const nd_published_slice **arr = calloc(nd_strmap_size(rc->cache) + 1, sizeof(*arr));
+  if (arr == NULL)
+    abort();
+  size_t n = 0, pos = 0;
+  const char *name;
+  void *v;
+  while (nd_strmap_next(rc->cache, &pos, &name, &v)) {
+    const nd_published_slice *sl = v;
+    if (pool == NULL || strcmp(sl->pool, pool) == 0)
+      arr[n++] = sl;
+  }
+  qsort(arr, n, sizeof(*arr), cmp_slice_name);
+  *out = arr;
+  return n;
 }
 
 const nd_published_device *nd_reconciler_published(const nd_reconciler *crc, const char *pool,
                                                    const char *device) {
   nd_reconciler *rc = (nd_reconciler *)crc;
   if (rc->index_stale) {
-    nd_published_index_build(rc->index, rc->cache, rc->driver);
+    const nd_published_slice **all = NULL;
+    size_t n = cached_slices(rc, NULL, &all);
+    nd_published_index_build(rc->index, all, n, rc->driver);
+    free(all);
     rc->index_stale = false;
   }
   return nd_published_index_find(rc->index, pool, device);
@@ -185,32 +223,39 @@ static void on_watch(nd_k8s_client *c, nd_watch_event ev, json_t *obj, void *dat
   rc->stats.watch_events++;
   switch (ev) {
   case ND_WATCH_SYNCED: {
-    /* a (re)list: the cache becomes exactly the list (keeping fresher objects we wrote) */
+    /* a (re)list: the cache becomes exactly the list (keeping fresher objects we wrote).
+     * The watch delivers the list's slices as ADDED, page by page, and here only their
+     * names (a list of 100,000 devices' slices is never one tree); full items are taken
+     * too. */
     json_t *items = json_object_get(obj, "items");
     json_t *seen = json_object();
     size_t i;
     json_t *it;
     json_array_foreach(items, i, it) {
-      if (!ours(rc, it))
+      bool full = json_object_get(it, "spec") != NULL;
+      if (obj_name(it) == NULL || (full && !ours(rc, it)))
         continue;
       json_object_set_new(seen, obj_name(it), json_true());
-      changed |= cache_put(rc, it);
+      if (full)
+        changed |= cache_put(rc, it);
     }
-    const char *name;
-    json_t *v;
-    void *tmp;
-    json_object_foreach_safe(rc->cache, tmp, name, v) {
-      if (json_object_get(seen, name) == NULL) {
-        json_object_del(rc->cache, name);
+    const nd_published_slice **cached = NULL;
+    size_t n_cached = cached_slices(rc, NULL, &cached);
+    for (size_t k = 0; k < n_cached; k++) {
+      if (json_object_get(seen, cached[k]->name) == NULL) {
+        nd_published_slice_free(nd_strmap_del(rc->cache, cached[k]->name));
         rc->index_stale = true;
         changed = true;
       }
     }
+    free(cached);
     json_decref(seen);
     if (!rc->synced)
-      ND_LOG_INFO("reconciler", "slices_synced", ND_KV_I("slices", json_object_size(rc->cache)));
+      ND_LOG_INFO("reconciler", "slices_synced", ND_KV_I("slices", nd_strmap_size(rc->cache)));
     rc->synced = true;
     changed = true;
+    if (rc->opts.trim != NULL) /* the list's objects are gone; keep only their summaries */
+      nd_memtrim_poke(rc->opts.trim);
     break;
   }
   case ND_WATCH_ADDED:
@@ -246,7 +291,7 @@ static void run_next(nd_reconciler *rc);
 static void clear_queue(nd_reconciler *rc) {
   for (size_t i = 0; i < rc->n_queue; i++) {
     free(rc->queue[i].name);
-    json_decref(rc->queue[i].object);
+    free(rc->queue[i].body);
   }
   free(rc->queue);
   rc->queue = NULL;
@@ -375,28 +420,18 @@ static void run_next(nd_reconciler *rc) {
     nd_slice_op *op = &rc->queue[rc->next_op];
     cleanup_free char *esc = nd_k8s_escape(op->name);
     cleanup_free char *path = NULL;
-    cleanup_json json_t *body = NULL;
     const char *method;
     if (op->kind == ND_SLICE_CREATE) {
       method = "POST";
       path = strdup(rc->collection);
-      body = json_incref(op->object);
     } else {
       method = op->kind == ND_SLICE_UPDATE ? "PUT" : "DELETE";
       if (asprintf(&path, "%s/%s", rc->collection, esc) < 0)
         abort();
-      if (op->kind == ND_SLICE_UPDATE) {
-        body = json_incref(op->object);
-      } else {
-        json_t *meta = json_object_get(op->object, "metadata");
-        body = json_pack("{s:s, s:s, s:{s:O, s:O}}", "apiVersion", "v1", "kind", "DeleteOptions",
-                         "preconditions", "uid", json_object_get(meta, "uid"),
-                         "resourceVersion", json_object_get(meta, "resourceVersion"));
-        if (body == NULL) /* no uid/rv known: unconditional delete */
-          body = json_pack("{s:s, s:s}", "apiVersion", "v1", "kind", "DeleteOptions");
-      }
     }
-    if (path == NULL)
+    /* the queue holds bodies as text; only the one in flight is a tree */
+    cleanup_json json_t *body = json_loads(op->body, 0, NULL);
+    if (path == NULL || body == NULL)
       abort();
     cleanup_error nd_error_t err = NULL;
     rc->in_flight = true;
@@ -409,7 +444,6 @@ static void run_next(nd_reconciler *rc) {
     back_off(rc, 0);
     return;
   }
-  /* queue done */
   clear_queue(rc);
   if (rc->queue_failed) {
     rc->queue_failed = false;
@@ -429,14 +463,15 @@ static void run_next(nd_reconciler *rc) {
       arm(rc, rc->opts.debounce_ms, false);
     return;
   }
+  /* settled: the plans and the bodies of the rounds are freed; trim the heap they left (not
+   * after every round of a burst: a trim blocks the loop, and a debounce timer that fires
+   * right after it would see a stale quiet period and cut the burst) */
   rc->idle = true;
+  if (rc->opts.trim != NULL)
+    nd_memtrim_poke(rc->opts.trim);
 }
 
 /* ---- reconcile ------------------------------------------------------------------------- */
-
-static int cmp_name(const void *a, const void *b) {
-  return strcmp(obj_name(*(json_t *const *)a), obj_name(*(json_t *const *)b));
-}
 
 static void append_sync(nd_reconciler *rc, nd_pool_sync *s) {
   if (s->n_ops == 0)
@@ -450,24 +485,6 @@ static void append_sync(nd_reconciler *rc, nd_pool_sync *s) {
   free(s->ops);
   s->ops = NULL;
   s->n_ops = 0;
-}
-
-static size_t pool_slices(nd_reconciler *rc, const char *pool, json_t ***out) {
-  size_t n = 0;
-  const char *name;
-  json_t *obj;
-  json_object_foreach(rc->cache, name, obj) n += strcmp(obj_pool(obj), pool) == 0;
-  json_t **arr = calloc(n + 1, sizeof(*arr));
-  if (arr == NULL)
-    abort();
-  n = 0;
-  json_object_foreach(rc->cache, name, obj) {
-    if (strcmp(obj_pool(obj), pool) == 0)
-      arr[n++] = obj;
-  }
-  qsort(arr, n, sizeof(*arr), cmp_name);
-  *out = arr;
-  return n;
 }
 
 static void reconcile(nd_reconciler *rc) {
@@ -505,8 +522,8 @@ static void reconcile(nd_reconciler *rc) {
   json_t *planned = json_object();
   for (size_t i = 0; i < n_pools; i++) {
     json_object_set_new(planned, pools[i].pool, json_true());
-    json_t **existing = NULL;
-    size_t n_existing = pool_slices(rc, pools[i].pool, &existing);
+    const nd_published_slice **existing = NULL;
+    size_t n_existing = cached_slices(rc, pools[i].pool, &existing);
     nd_pool_sync s;
     nd_pool_sync_compute(&pools[i], existing, n_existing, rc->api_version, rc->opts.always_bump,
                          &s);
@@ -521,18 +538,20 @@ static void reconcile(nd_reconciler *rc) {
   free(pools);
   /* pools (of this round) that are no longer planned: delete all of their slices */
   json_t *gone = json_object();
+  size_t pos = 0;
   const char *name;
-  json_t *obj;
-  json_object_foreach(rc->cache, name, obj) {
-    if (json_object_get(planned, obj_pool(obj)) == NULL &&
-        (only == NULL || json_object_get(only, obj_pool(obj)) != NULL))
-      json_object_set_new(gone, obj_pool(obj), json_true());
+  void *v_slice;
+  while (nd_strmap_next(rc->cache, &pos, &name, &v_slice)) {
+    const char *slice_pool = ((const nd_published_slice *)v_slice)->pool;
+    if (json_object_get(planned, slice_pool) == NULL &&
+        (only == NULL || json_object_get(only, slice_pool) != NULL))
+      json_object_set_new(gone, slice_pool, json_true());
   }
   const char *pool;
   json_t *v;
   json_object_foreach(gone, pool, v) {
-    json_t **existing = NULL;
-    size_t n_existing = pool_slices(rc, pool, &existing);
+    const nd_published_slice **existing = NULL;
+    size_t n_existing = cached_slices(rc, pool, &existing);
     nd_pool_sync s;
     nd_pool_sync_compute(NULL, existing, n_existing, rc->api_version, false, &s);
     ND_LOG_INFO("reconciler", "pool_removed", ND_KV_S("pool", pool), ND_KV_I("writes", s.n_ops));
@@ -590,7 +609,9 @@ nd_reconciler *nd_reconciler_new(nd_loop *loop, nd_k8s_client *k8s,
   rc->opts.api_version = rc->api_version;
   rc->plan = plan;
   rc->plan_data = data;
-  rc->cache = json_object();
+  rc->cache = nd_strmap_new();
+  if (rc->cache == NULL)
+    abort();
   rc->index = nd_published_index_new();
   rc->index_stale = true;
   rc->dirty = json_object();
@@ -613,7 +634,9 @@ int nd_reconciler_start(nd_reconciler *rc, nd_error_t *err) {
    * spec.nodeName selects slices without one) */
   if (asprintf(&query, "fieldSelector=spec.driver%%3D%s%%2Cspec.nodeName%%3D", drv) < 0)
     abort();
-  rc->watch = nd_k8s_watch_start(rc->k8s, rc->collection, query, on_watch, rc, err);
+  /* small pages, each slice delivered as it arrives: no tree of the whole list */
+  nd_k8s_watch_options wopts = {.list_page = LIST_PAGE_SLICES, .list_items_as_added = true};
+  rc->watch = nd_k8s_watch_start_opts(rc->k8s, rc->collection, query, &wopts, on_watch, rc, err);
   if (rc->watch == NULL)
     return nd_error_wrap(err, "watching %s", rc->collection);
   return 0;
@@ -635,7 +658,7 @@ void nd_reconciler_set_active(nd_reconciler *rc, bool active) {
 bool nd_reconciler_synced(const nd_reconciler *rc) { return rc->synced; }
 bool nd_reconciler_idle(const nd_reconciler *rc) { return rc->idle && !rc->in_flight; }
 const nd_reconciler_stats *nd_reconciler_get_stats(const nd_reconciler *rc) { return &rc->stats; }
-size_t nd_reconciler_slice_count(const nd_reconciler *rc) { return json_object_size(rc->cache); }
+size_t nd_reconciler_slice_count(const nd_reconciler *rc) { return nd_strmap_size(rc->cache); }
 
 void nd_reconciler_stop(nd_reconciler *rc) {
   rc->active = false;
@@ -655,7 +678,7 @@ void nd_reconciler_free(nd_reconciler *rc) {
   if (rc->recheck)
     nd_loop_del_timer(rc->loop, rc->recheck);
   clear_queue(rc);
-  json_decref(rc->cache);
+  nd_strmap_free(rc->cache, free_cached);
   nd_published_index_free(rc->index);
   json_decref(rc->dirty);
   free(rc->driver);

@@ -19,6 +19,7 @@
 
 #include "evloop.h"
 #include "k8s_client.h"
+#include "memtrim.h"
 #include "published_index.h"
 #include "slice_planner.h"
 
@@ -40,6 +41,7 @@ typedef struct {
   uint64_t debounce_max_ms; /* longest a burst is held; below debounce_ms: 3000 */
   uint64_t resync_ms;      /* 0: 60000; periodic level-triggered reconcile */
   uint64_t max_backoff_ms; /* 0: 30000 */
+  nd_memtrim *trim; /* poked when writing settles (idle) and after a (re)list; may be NULL */
 } nd_reconciler_options;
 
 typedef enum { ND_WRITE_OK, ND_WRITE_CONFLICT, ND_WRITE_RETRY, ND_WRITE_INVALID } nd_write_result;

@@ -83,6 +83,18 @@ typedef struct nd_k8s_watch nd_k8s_watch;
  * query: extra selectors, e.g. "fieldSelector=spec.driver%3Dnetdra.dev" (already escaped). */
 nd_k8s_watch *nd_k8s_watch_start(nd_k8s_client *c, const char *path, const char *query,
                                  nd_k8s_watch_cb cb, void *data, nd_error_t *err);
+/* For collections of large objects (a ResourceSlice of 128 devices is ~0.5 MB as a tree): a
+ * (re)list never holds the whole list as one tree. */
+typedef struct {
+  int list_page; /* items per list page; 0: 500 */
+  /* each item of a (re)list is delivered as ND_WATCH_ADDED as its page arrives; SYNCED then
+   * carries a List whose items hold only metadata (name, namespace, resourceVersion): what
+   * the consumer needs to drop what is gone */
+  bool list_items_as_added;
+} nd_k8s_watch_options;
+nd_k8s_watch *nd_k8s_watch_start_opts(nd_k8s_client *c, const char *path, const char *query,
+                                      const nd_k8s_watch_options *opts, nd_k8s_watch_cb cb,
+                                      void *data, nd_error_t *err);
 void nd_k8s_watch_stop(nd_k8s_watch *w);
 
 /* API discovery: the newest served version of group resource.k8s.io among v1, v1beta2,

@@ -4,7 +4,9 @@
  * allowWatchBookmarks, newline-delimited JSON events parsed as they arrive) -> on the stream's
  * end, re-watch from the last resourceVersion seen (bookmarks keep it fresh); on 410 Gone
  * (HTTP or an ERROR event) relist; on any failure back off with jitter (0.2 s doubling to 30 s)
- * and try again. The consumer sees SYNCED with the full list after every (re)list. */
+ * and try again. The consumer sees SYNCED with the full list after every (re)list (or, with
+ * list_items_as_added, each item as ADDED as its page arrives, then SYNCED with the items'
+ * metadata). */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +27,7 @@ struct nd_k8s_watch {
   char *path, *query;
   nd_k8s_watch_cb cb;
   void *data;
+  nd_k8s_watch_options opts;
   watch_state state;
   char *rv;             /* last resourceVersion seen */
   json_t *pending_list; /* pages collected while LISTING */
@@ -100,7 +103,8 @@ static void on_list_page(nd_k8s_client *c, nd_k8s_result *r, void *data);
 static void request_page(nd_k8s_watch *w) {
   cleanup_free char *url = NULL;
   cleanup_free char *cont = w->cont ? nd_k8s_escape(w->cont) : NULL;
-  if (asprintf(&url, "%s?limit=%d%s%s%s%s", w->path, LIST_PAGE, w->query ? "&" : "",
+  if (asprintf(&url, "%s?limit=%d%s%s%s%s", w->path,
+               w->opts.list_page > 0 ? w->opts.list_page : LIST_PAGE, w->query ? "&" : "",
                w->query ? w->query : "", cont ? "&continue=" : "", cont ? cont : "") < 0)
     return retry_later(w, "out of memory");
   nd_error_t err = NULL;
@@ -136,7 +140,24 @@ static void on_list_page(nd_k8s_client *c, nd_k8s_result *r, void *data) {
     w->need_relist = true;
     return;
   }
-  json_array_extend(w->pending_list, json_object_get(r->body, "items"));
+  json_t *items = json_object_get(r->body, "items");
+  if (!w->opts.list_items_as_added) {
+    json_array_extend(w->pending_list, items);
+  } else {
+    size_t i;
+    json_t *it;
+    json_array_foreach(items, i, it) {
+      json_t *meta = json_object_get(it, "metadata"), *skeleton = json_object();
+      static const char *const keep[] = {"name", "namespace", "resourceVersion"};
+      for (size_t k = 0; k < sizeof(keep) / sizeof(keep[0]); k++)
+        if (json_object_get(meta, keep[k]) != NULL)
+          json_object_set(skeleton, keep[k], json_object_get(meta, keep[k]));
+      json_array_append_new(w->pending_list, json_pack("{s:o}", "metadata", skeleton));
+      deliver(w, ND_WATCH_ADDED, it);
+      if (w->stopped)
+        return; /* stopped from the callback: freed after this batch */
+    }
+  }
   json_t *meta = json_object_get(r->body, "metadata");
   const char *next = json_string_value(json_object_get(meta, "continue"));
   free(w->cont);
@@ -283,6 +304,12 @@ static void start_watch(nd_k8s_watch *w) {
 
 nd_k8s_watch *nd_k8s_watch_start(nd_k8s_client *c, const char *path, const char *query,
                                  nd_k8s_watch_cb cb, void *data, nd_error_t *err) {
+  return nd_k8s_watch_start_opts(c, path, query, NULL, cb, data, err);
+}
+
+nd_k8s_watch *nd_k8s_watch_start_opts(nd_k8s_client *c, const char *path, const char *query,
+                                      const nd_k8s_watch_options *opts, nd_k8s_watch_cb cb,
+                                      void *data, nd_error_t *err) {
   if (nd_k8s_client_loop(c) == NULL)
     return nd_error_make(err, EINVAL, "watching %s needs a client with an event loop", path), NULL;
   nd_k8s_watch *w = calloc(1, sizeof(*w));
@@ -293,6 +320,8 @@ nd_k8s_watch *nd_k8s_watch_start(nd_k8s_client *c, const char *path, const char 
   w->query = query && *query ? strdup(query) : NULL;
   w->cb = cb;
   w->data = data;
+  if (opts != NULL)
+    w->opts = *opts;
   start_list(w);
   return w;
 }

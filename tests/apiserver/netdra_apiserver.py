@@ -261,12 +261,16 @@ class Store:
                                {"name": name, "group": res.group, "kind": res.plural})
             return copy.deepcopy(obj)
 
-    def list(self, res, ns, fsel, lsel):
+    def list(self, res, ns, fsel, lsel, start=0, limit=0):
+        """The matching objects [start:start+limit] (limit 0: to the end), copied, the current
+        resourceVersion and how many match in all (only the page is copied: a paged list of
+        large objects costs its page, not the collection)."""
         with self.lock:
-            items = [copy.deepcopy(o) for (g, p, ons, _), o in sorted(self.objects.items())
-                     if g == res.group and p == res.plural and (ns is None or ons == ns)
-                     and field_match(o, fsel) and label_match(o, lsel)]
-            return items, str(self.rv)
+            matching = [o for (g, p, ons, _), o in sorted(self.objects.items())
+                        if g == res.group and p == res.plural and (ns is None or ons == ns)
+                        and field_match(o, fsel) and label_match(o, lsel)]
+            page = matching[start:start + limit] if limit else matching[start:]
+            return [copy.deepcopy(o) for o in page], str(self.rv), len(matching)
 
     def create(self, res, ns, obj, dry_run=False):
         meta = obj.setdefault("metadata", {})
@@ -596,7 +600,7 @@ class Handler(BaseHTTPRequestHandler):
                     raise ApiError(400, "BadRequest", "the body of the request must be an object")
                 return self.send_json(201, store.create(res, ns, obj, q.get("dryRun") == "All"))
             if method == "DELETE":
-                items, _ = store.list(res, ns, parse_field_selector(q.get("fieldSelector")),
+                items, _, _ = store.list(res, ns, parse_field_selector(q.get("fieldSelector")),
                                       parse_label_selector(q.get("labelSelector")))
                 for it in items:
                     try:
@@ -670,8 +674,8 @@ class Handler(BaseHTTPRequestHandler):
                 raise ApiError(400, "BadRequest", f'"{path}" is not a known field selector: only '
                                                   f'"metadata.name", "metadata.namespace", "spec.driver", '
                                                   f'"spec.nodeName"')
-        items, rv = store.list(res, ns, fsel, parse_label_selector(q.get("labelSelector")))
         start = 0
+        rv = None
         if q.get("continue"):
             try:
                 tok = json.loads(base64.urlsafe_b64decode(q["continue"].encode()))
@@ -683,13 +687,14 @@ class Handler(BaseHTTPRequestHandler):
                                                "consistent list result. You can start a new list without the "
                                                "continue parameter.")
         limit = int(q.get("limit") or 0)
+        page, now_rv, total = store.list(res, ns, fsel, parse_label_selector(q.get("labelSelector")),
+                                         start, limit)
+        rv = rv or now_rv
         meta = {"resourceVersion": rv}
-        page = items[start:]
-        if limit and len(page) > limit:
-            page = page[:limit]
+        if limit and total - start > limit:
             meta["continue"] = base64.urlsafe_b64encode(
                 json.dumps({"start": start + limit, "rv": rv}).encode()).decode()
-            meta["remainingItemCount"] = len(items) - start - limit
+            meta["remainingItemCount"] = total - start - limit
         self.send_json(200, {"kind": f"{res.kind}List", "apiVersion": res.api_version, "metadata": meta,
                              "items": page})
 
@@ -724,7 +729,7 @@ class Handler(BaseHTTPRequestHandler):
             with store.lock:
                 epoch = store.watch_epoch
                 if rv_text in ("", "0"):
-                    items, _ = store.list(res, ns, fsel, lsel)
+                    items, _, _ = store.list(res, ns, fsel, lsel)
                     pending = [("ADDED", json.dumps(o)) for o in items]
                     since = store.rv
                 else:

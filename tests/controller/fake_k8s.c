@@ -432,6 +432,14 @@ nd_k8s_watch *nd_k8s_watch_start(nd_k8s_client *c, const char *path, const char 
   return w;
 }
 
+/* The fake lists in one go: the options (paging, items delivered as ADDED) change nothing
+ * that a consumer may rely on, since SYNCED with full items is also a valid List. */
+nd_k8s_watch *nd_k8s_watch_start_opts(nd_k8s_client *c, const char *path, const char *query,
+                                      const nd_k8s_watch_options *opts, nd_k8s_watch_cb cb,
+                                      void *data, nd_error_t *err) {
+  return nd_k8s_watch_start(c, path, query, cb, data, err);
+}
+
 void nd_k8s_watch_stop(nd_k8s_watch *w) {
   fake_store *s = w->c->store;
   for (struct nd_k8s_watch **p = &s->watches; *p; p = &(*p)->next)

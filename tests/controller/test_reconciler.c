@@ -161,14 +161,23 @@ static void test_reconcile_lifecycle(void **state) {
   world *w = f->w;
   world_fill(w, 300);
 
-  nd_reconciler *rc = f->rc = start_reconciler(f, f->k8s, &ropts);
+  /* the first reconciler trims the heap once its round of writes has settled */
+  nd_error_t err = NULL;
+  nd_memtrim *trim = nd_memtrim_new(loop, 10, &err);
+  assert_non_null(trim);
+  nd_reconciler_options trimming = ropts;
+  trimming.trim = trim;
+  nd_reconciler *rc = f->rc = start_reconciler(f, f->k8s, &trimming);
   nd_reconciler_set_active(rc, true);
   settle_arg a = {rc, store, 3};
   assert_true(run_until(loop, settled, &a, 3000));
   assert_int_equal(fake_store_writes(store, "/resourceslices"), 3);
+  run_until(loop, NULL, NULL, 50);
+  assert_true(nd_memtrim_count(trim) >= 1);
 
   /* restart: a new reconciler adopts the slices, zero writes, also over a quiet interval */
   stop_reconciler(rc);
+  nd_memtrim_free(trim);
   fake_store_clear_log(store);
   rc = f->rc = start_reconciler(f, f->k8s, &ropts);
   nd_reconciler_set_active(rc, true);

@@ -50,6 +50,23 @@ static void fill(fixture *f, size_t n, const char *pool) {
 
 static const nd_planner_options opts = {.driver = "netdra.dev"};
 
+/* The specs a test rendered from its plans (nd_planned_slice_spec), freed by clear_plan. */
+static json_t *rendered[1024];
+static size_t n_rendered;
+
+static json_t *spec_of(const nd_planned_pool *p, size_t s) {
+  assert_true(s < p->n_slices);
+  assert_true(n_rendered < ND_ARRAY_LEN(rendered));
+  return rendered[n_rendered++] = nd_planned_slice_spec(p, s);
+}
+
+static void clear_plan(nd_planned_pool *p) {
+  nd_planned_pool_clear(p);
+  for (size_t i = 0; i < n_rendered; i++)
+    json_decref(rendered[i]);
+  n_rendered = 0;
+}
+
 static void plan(fixture *f, const char *pool, nd_planned_pool *out) {
   nd_error_t err = NULL;
   assert_int_equal(nd_plan_pool(&opts, pool, f->ptrs, f->taints, NULL, f->n, out, &err), 0);
@@ -57,7 +74,7 @@ static void plan(fixture *f, const char *pool, nd_planned_pool *out) {
 }
 
 static size_t slice_devices(const nd_planned_pool *p, size_t s) {
-  return json_array_size(json_object_get(p->slices[s].spec, "devices"));
+  return json_array_size(json_object_get(spec_of(p, s), "devices"));
 }
 
 static void test_split_300(void **state) {
@@ -70,7 +87,7 @@ static void test_split_300(void **state) {
   assert_int_equal(slice_devices(&p, 1), 128);
   assert_int_equal(slice_devices(&p, 2), 44);
   for (size_t s = 0; s < 3; s++) {
-    json_t *spec = p.slices[s].spec;
+    json_t *spec = spec_of(&p, s);
     assert_int_equal(json_integer_value(json_object_get(json_object_get(spec, "pool"),
                                                         "resourceSliceCount")),
                      3);
@@ -81,9 +98,9 @@ static void test_split_300(void **state) {
     assert_string_equal(p.slices[s].name, want);
   }
   /* the first device of slice 1 is device 128 */
-  json_t *d = json_array_get(json_object_get(p.slices[1].spec, "devices"), 0);
+  json_t *d = json_array_get(json_object_get(spec_of(&p, 1), "devices"), 0);
   assert_string_equal(json_string_value(json_object_get(d, "name")), "cam-0128");
-  nd_planned_pool_clear(&p);
+  clear_plan(&p);
   free(f);
 }
 
@@ -97,7 +114,7 @@ static void test_taint_limit_64(void **state) {
   assert_int_equal(p.n_slices, 5);
   for (size_t s = 0; s < 5; s++)
     assert_true(slice_devices(&p, s) <= 64);
-  json_t *d = json_array_get(json_object_get(p.slices[0].spec, "devices"), 7);
+  json_t *d = json_array_get(json_object_get(spec_of(&p, 0), "devices"), 7);
   json_t *t = json_array_get(json_object_get(d, "taints"), 0);
   assert_non_null(t);
   assert_string_equal(json_string_value(json_object_get(t, "key")), "netdra.dev/unreachable");
@@ -105,9 +122,9 @@ static void test_taint_limit_64(void **state) {
   assert_string_equal(json_string_value(json_object_get(t, "effect")), "NoSchedule");
   assert_string_equal(json_string_value(json_object_get(t, "timeAdded")), "2025-11-24T16:00:00Z");
   /* untainted devices carry no taints */
-  assert_null(json_object_get(json_array_get(json_object_get(p.slices[0].spec, "devices"), 6),
+  assert_null(json_object_get(json_array_get(json_object_get(spec_of(&p, 0), "devices"), 6),
                               "taints"));
-  nd_planned_pool_clear(&p);
+  clear_plan(&p);
   free(f);
 }
 
@@ -122,7 +139,7 @@ static void test_node_selection(void **state) {
     f->devs[i].n_node_reqs = 1;
   }
   plan(f, "rack1", &p);
-  json_t *spec = p.slices[0].spec;
+  json_t *spec = spec_of(&p, 0);
   assert_null(json_object_get(spec, "allNodes"));
   assert_null(json_object_get(spec, "perDeviceNodeSelection"));
   json_t *terms = json_object_get(json_object_get(spec, "nodeSelector"), "nodeSelectorTerms");
@@ -134,7 +151,7 @@ static void test_node_selection(void **state) {
   assert_string_equal(json_string_value(json_array_get(json_object_get(expr, "values"), 0)),
                       "zone-a");
   assert_null(json_object_get(json_array_get(json_object_get(spec, "devices"), 0), "nodeSelector"));
-  nd_planned_pool_clear(&p);
+  clear_plan(&p);
 
   /* they differ -> perDeviceNodeSelection, each device its own */
   f->devs[1].node_reqs = &zone_b_req;
@@ -142,7 +159,7 @@ static void test_node_selection(void **state) {
   f->devs[2].node_reqs = NULL;
   f->devs[2].n_node_reqs = 0;
   plan(f, "rack1", &p);
-  spec = p.slices[0].spec;
+  spec = spec_of(&p, 0);
   assert_true(json_is_true(json_object_get(spec, "perDeviceNodeSelection")));
   assert_null(json_object_get(spec, "allNodes"));
   assert_null(json_object_get(spec, "nodeSelector"));
@@ -150,13 +167,13 @@ static void test_node_selection(void **state) {
   assert_non_null(json_object_get(json_array_get(devs, 0), "nodeSelector"));
   assert_non_null(json_object_get(json_array_get(devs, 1), "nodeSelector"));
   assert_true(json_is_true(json_object_get(json_array_get(devs, 2), "allNodes")));
-  nd_planned_pool_clear(&p);
+  clear_plan(&p);
 
   /* all allNodes -> allNodes */
   fill(f, 2, "rack1");
   plan(f, "rack1", &p);
-  assert_true(json_is_true(json_object_get(p.slices[0].spec, "allNodes")));
-  nd_planned_pool_clear(&p);
+  assert_true(json_is_true(json_object_get(spec_of(&p, 0), "allNodes")));
+  clear_plan(&p);
   free(f);
 }
 
@@ -167,9 +184,9 @@ static void test_empty_pool(void **state) {
   plan(f, "empty", &p);
   assert_int_equal(p.n_slices, 1);
   assert_int_equal(slice_devices(&p, 0), 0);
-  assert_true(json_is_array(json_object_get(p.slices[0].spec, "devices")));
-  assert_true(json_is_true(json_object_get(p.slices[0].spec, "allNodes")));
-  nd_planned_pool_clear(&p);
+  assert_true(json_is_array(json_object_get(spec_of(&p, 0), "devices")));
+  assert_true(json_is_true(json_object_get(spec_of(&p, 0), "allNodes")));
+  clear_plan(&p);
   free(f);
 }
 
@@ -235,7 +252,7 @@ static void test_attributes(void **state) {
   assert_int_equal(nd_plan_pool(&o, "fab", f->ptrs, NULL, NULL, f->n, &p, &err), 0);
   assert_int_equal(p.n_skipped, 1);
   assert_int_equal(slice_devices(&p, 0), 1);
-  json_t *dj = json_array_get(json_object_get(p.slices[0].spec, "devices"), 0);
+  json_t *dj = json_array_get(json_object_get(spec_of(&p, 0), "devices"), 0);
   json_t *a = json_object_get(dj, "attributes");
   assert_string_equal(json_string_value(json_object_get(json_object_get(a, "type"), "string")),
                       "cxl-memory");
@@ -262,14 +279,14 @@ static void test_attributes(void **state) {
   assert_string_equal(
       json_string_value(json_array_get(json_object_get(dj, "bindingFailureConditions"), 0)),
       "netdra.dev/attach-failed");
-  nd_planned_pool_clear(&p);
+  clear_plan(&p);
 
   /* feature gate off: no binding fields */
   assert_int_equal(nd_plan_pool(&opts, "fab", f->ptrs, NULL, NULL, 1, &p, &err), 0);
-  dj = json_array_get(json_object_get(p.slices[0].spec, "devices"), 0);
+  dj = json_array_get(json_object_get(spec_of(&p, 0), "devices"), 0);
   assert_null(json_object_get(dj, "bindsToNode"));
   assert_null(json_object_get(dj, "bindingConditions"));
-  nd_planned_pool_clear(&p);
+  clear_plan(&p);
   free(f);
 }
 
@@ -280,6 +297,13 @@ typedef struct {
   json_t *objs[16];
   size_t n;
 } store;
+
+/* The request body of an op, parsed (the caller owns it). */
+static json_t *body_of(const nd_slice_op *op) {
+  json_t *j = json_loads(op->body, 0, NULL);
+  assert_non_null(j);
+  return j;
+}
 
 static void apply(store *s, const nd_pool_sync *sync) {
   for (size_t i = 0; i < sync->n_ops; i++) {
@@ -296,10 +320,10 @@ static void apply(store *s, const nd_pool_sync *sync) {
     } else if (op->kind == ND_SLICE_UPDATE) {
       assert_true(at < s->n);
       json_decref(s->objs[at]);
-      s->objs[at] = json_deep_copy(op->object);
+      s->objs[at] = body_of(op);
     } else {
       assert_int_equal(at, s->n);
-      s->objs[s->n++] = json_deep_copy(op->object);
+      s->objs[s->n++] = body_of(op);
     }
   }
 }
@@ -317,12 +341,25 @@ static size_t count_ops(const nd_pool_sync *s, nd_slice_op_kind k) {
   return n;
 }
 
+/* nd_pool_sync_compute with existing objects (summarised as the reconciler's cache does). */
+static void compute(const nd_planned_pool *desired, json_t *const *objs, size_t n, bool always,
+                    nd_pool_sync *out) {
+  nd_published_slice *existing[16];
+  assert_true(n <= 16);
+  for (size_t i = 0; i < n; i++)
+    assert_non_null(existing[i] = nd_published_slice_new(objs[i]));
+  nd_pool_sync_compute(desired, (const nd_published_slice *const *)existing, n, "v1", always,
+                       out);
+  for (size_t i = 0; i < n; i++)
+    nd_published_slice_free(existing[i]);
+}
+
 static void sync_once(fixture *f, store *st, bool always, nd_pool_sync *out) {
   nd_planned_pool p;
   plan(f, "lab", &p);
-  nd_pool_sync_compute(&p, st->objs, st->n, "v1", always, out);
+  compute(&p, st->objs, st->n, always, out);
   apply(st, out);
-  nd_planned_pool_clear(&p);
+  clear_plan(&p);
 }
 
 static void assert_store_generation(const store *st, int64_t gen, size_t count) {
@@ -344,8 +381,10 @@ static void test_generation_rules(void **state) {
   sync_once(f, &st, false, &s);
   assert_int_equal(count_ops(&s, ND_SLICE_CREATE), 3);
   assert_int_equal(s.n_ops, 3);
+  json_t *first_body = body_of(&s.ops[0]);
   assert_string_equal(
-      json_string_value(json_object_get(s.ops[0].object, "apiVersion")), "resource.k8s.io/v1");
+      json_string_value(json_object_get(first_body, "apiVersion")), "resource.k8s.io/v1");
+  json_decref(first_body);
   nd_pool_sync_clear(&s);
   assert_store_generation(&st, 0, 3);
 
@@ -422,7 +461,7 @@ static void test_generation_rules(void **state) {
   assert_store_generation(&st, 5, 3);
 
   /* the pool is gone: everything deleted */
-  nd_pool_sync_compute(NULL, st.objs, st.n, "v1", false, &s);
+  compute(NULL, st.objs, st.n, false, &s);
   assert_int_equal(count_ops(&s, ND_SLICE_DELETE), 3);
   apply(&st, &s);
   nd_pool_sync_clear(&s);
@@ -479,6 +518,57 @@ static void test_health_hysteresis(void **state) {
   nd_health_taints_free(h);
 }
 
+/* Many devices in one pool (the table grows), a partial forget, a device seen again after it
+ * was forgotten (a published taint is adopted again), pools forgotten as a whole. */
+static void test_health_many_devices(void **state) {
+  nd_health_taints *h = nd_health_taints_new(5000);
+  char name[32];
+  nd_health_taints_begin(h);
+  for (int i = 0; i < 1000; i++) {
+    snprintf(name, sizeof(name), "dev-%04d", i);
+    nd_health_taints_decide(h, "p", name, i % 10 == 0 ? ND_HEALTH_STALE : ND_HEALTH_ONLINE,
+                            false, 0, 1000 + (uint64_t)i, NULL);
+  }
+  nd_health_taints_decide(h, "q", "other", ND_HEALTH_OFFLINE, false, 0, 1000, NULL);
+  nd_health_taints_end(h, NULL);
+  assert_int_equal(nd_health_taints_count(h), 101);
+  /* states survive the growth: dev-0990 was tainted at 1990 */
+  nd_health_taints_begin(h);
+  nd_device_taint t = nd_health_taints_decide(h, "p", "dev-0990", ND_HEALTH_OFFLINE, false, 0,
+                                              5000, NULL);
+  assert_true(t.tainted);
+  assert_int_equal(t.since_wall_ms, 1990);
+  /* a round of pool p that decides only the first half: the rest are forgotten; q is kept */
+  for (int i = 0; i < 500; i++) {
+    snprintf(name, sizeof(name), "dev-%04d", i);
+    nd_health_taints_decide(h, "p", name, i % 10 == 0 ? ND_HEALTH_STALE : ND_HEALTH_ONLINE,
+                            false, 0, 6000, NULL);
+  }
+  json_t *only = json_pack("{s:b}", "p", 1);
+  nd_health_taints_end(h, only);
+  assert_int_equal(nd_health_taints_count(h), 50 + 1 + 1); /* 0..490, dev-0990, q/other */
+  nd_health_taints_begin(h);
+  nd_health_taints_decide(h, "p", "dev-0990", ND_HEALTH_ONLINE, false, 0, 7000, NULL);
+  nd_health_taints_end(h, only); /* only dev-0990 decided: the rest of p forgotten */
+  assert_int_equal(nd_health_taints_count(h), 1 + 1);
+  /* a device seen again after it was forgotten adopts its published taint */
+  nd_health_taints_begin(h);
+  t = nd_health_taints_decide(h, "p", "dev-0010", ND_HEALTH_ONLINE, true, 1010, 8000, NULL);
+  assert_true(t.tainted);
+  assert_int_equal(t.since_wall_ms, 1010);
+  /* an online device that was decided untainted ignores a published taint */
+  t = nd_health_taints_decide(h, "p", "dev-0990", ND_HEALTH_ONLINE, true, 1, 8000, NULL);
+  assert_true(t.tainted); /* still in its hysteresis (online since 7000) */
+  t = nd_health_taints_decide(h, "p", "dev-0990", ND_HEALTH_ONLINE, true, 1, 12000, NULL);
+  assert_false(t.tainted);
+  t = nd_health_taints_decide(h, "p", "dev-0990", ND_HEALTH_ONLINE, true, 1, 12001, NULL);
+  assert_false(t.tainted);
+  nd_health_taints_end(h, NULL); /* q not decided: forgotten as a whole */
+  assert_int_equal(nd_health_taints_count(h), 1);
+  json_decref(only);
+  nd_health_taints_free(h);
+}
+
 /* One bad device is left out with a reason; the rest of the pool is published. */
 static void test_bad_devices_left_out(void **state) {
   fixture *f = calloc(1, sizeof(*f));
@@ -502,9 +592,9 @@ static void test_bad_devices_left_out(void **state) {
   plan(f, "lab", &p);
   assert_int_equal(p.n_skipped, 5);
   assert_int_equal(slice_devices(&p, 0), 1);
-  json_t *d = json_array_get(json_object_get(p.slices[0].spec, "devices"), 0);
+  json_t *d = json_array_get(json_object_get(spec_of(&p, 0), "devices"), 0);
   assert_string_equal(json_string_value(json_object_get(d, "name")), "cam-0005");
-  nd_planned_pool_clear(&p);
+  clear_plan(&p);
   free(f);
 }
 
@@ -532,7 +622,7 @@ static void placement_of(const fixture *f, const nd_planned_pool *p, int *placem
     assert_true(number >= 0);
     size_t k;
     json_t *d;
-    json_array_foreach(json_object_get(p->slices[s].spec, "devices"), k, d) {
+    json_array_foreach(json_object_get(spec_of(p, s), "devices"), k, d) {
       const char *name = json_string_value(json_object_get(d, "name"));
       for (size_t i = 0; i < f->n; i++)
         if (strcmp(f->names[i], name) == 0)
@@ -544,7 +634,7 @@ static void placement_of(const fixture *f, const nd_planned_pool *p, int *placem
 static const json_t *slice_named(const nd_planned_pool *p, const char *name) {
   for (size_t s = 0; s < p->n_slices; s++)
     if (strcmp(p->slices[s].name, name) == 0)
-      return p->slices[s].spec;
+      return spec_of(p, s);
   return NULL;
 }
 
@@ -587,20 +677,20 @@ static void test_sticky_growth(void **state) {
   for (size_t s = 0; s < 3; s++) {
     existing[s] = json_pack("{s:s, s:{s:s, s:s, s:s}, s:O}", "apiVersion",
                             "resource.k8s.io/v1", "metadata", "name", before.slices[s].name,
-                            "uid", "u", "resourceVersion", "1", "spec", before.slices[s].spec);
+                            "uid", "u", "resourceVersion", "1", "spec", spec_of(&before, s));
     json_object_set_new(json_object_get(json_object_get(existing[s], "spec"), "pool"),
                         "generation", json_integer(4));
   }
   nd_pool_sync sync;
-  nd_pool_sync_compute(&after, existing, 3, "v1", false, &sync);
+  compute(&after, existing, 3, false, &sync);
   assert_int_equal(sync.n_ops, 1);
   assert_int_equal(sync.generation, 4);
   assert_string_equal(sync.ops[0].name, "netdra.dev-lab-2");
   nd_pool_sync_clear(&sync);
   for (size_t s = 0; s < 3; s++)
     json_decref(existing[s]);
-  nd_planned_pool_clear(&before);
-  nd_planned_pool_clear(&after);
+  clear_plan(&before);
+  clear_plan(&after);
   free(f);
   free(g);
 }
@@ -630,7 +720,7 @@ static void test_sticky_shrink_and_repack(void **state) {
   assert_int_equal(p.n_slices, 3);
   assert_int_equal(json_array_size(json_object_get(slice_named(&p, "netdra.dev-lab-1"), "devices")),
                    28);
-  nd_planned_pool_clear(&p);
+  clear_plan(&p);
   /* only 100 devices left, spread over slices 0, 1 and 2: more than minimum + 1: repacked */
   fill(g, 100, "lab");
   for (size_t i = 0; i < 100; i++) {
@@ -642,7 +732,7 @@ static void test_sticky_shrink_and_repack(void **state) {
   assert_int_equal(p.n_slices, 2);
   assert_non_null(slice_named(&p, "netdra.dev-lab-0"));
   assert_non_null(slice_named(&p, "netdra.dev-lab-1"));
-  nd_planned_pool_clear(&p);
+  clear_plan(&p);
   /* a taint halves the slice size: a full slice of 128 cannot stay, the pool is repacked */
   fill(g, 128, "lab");
   for (size_t i = 0; i < 128; i++)
@@ -652,7 +742,7 @@ static void test_sticky_shrink_and_repack(void **state) {
   assert_int_equal(p.n_slices, 2);
   assert_int_equal(json_array_size(json_object_get(slice_named(&p, "netdra.dev-lab-0"), "devices")),
                    64);
-  nd_planned_pool_clear(&p);
+  clear_plan(&p);
   free(f);
   free(g);
 }
@@ -677,6 +767,7 @@ int main(void) {
       cmocka_unit_test(test_node_selection), cmocka_unit_test(test_empty_pool),
       cmocka_unit_test(test_stable_names),   cmocka_unit_test(test_attributes),
       cmocka_unit_test(test_generation_rules), cmocka_unit_test(test_health_hysteresis),
+      cmocka_unit_test(test_health_many_devices),
       cmocka_unit_test(test_spec_equal),     cmocka_unit_test(test_bad_devices_left_out),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -152,6 +152,8 @@ typedef struct {
   int done, status;
   int synced, added, modified, deleted, bookmarks;
   size_t last_sync_items;
+  int added_at_sync;         /* ADDED events delivered before the last SYNCED */
+  bool sync_items_have_spec; /* the last SYNCED's first item has a spec */
 } async_state;
 
 static void on_done(nd_k8s_client *c, nd_k8s_result *r, void *data) {
@@ -188,6 +190,9 @@ static void on_watch(nd_k8s_client *c, nd_watch_event ev, json_t *obj, void *dat
   case ND_WATCH_SYNCED:
     s->synced++;
     s->last_sync_items = json_array_size(json_object_get(obj, "items"));
+    s->added_at_sync = s->added;
+    s->sync_items_have_spec =
+        json_object_get(json_array_get(json_object_get(obj, "items"), 0), "spec") != NULL;
     break;
   case ND_WATCH_ADDED:
     s->added++;
@@ -243,6 +248,39 @@ static void test_watch_relist_and_reconnect(void **state) {
   run_until(loop, &s.synced, 2, 10000);
   assert_int_equal(s.synced, 2);
   assert_int_equal(s.last_sync_items, 1);
+  nd_k8s_watch_stop(w);
+  nd_loop_run_once(loop, 0, &err);
+  nd_k8s_client_free(sync);
+  nd_k8s_client_free(c);
+  nd_loop_free(loop);
+}
+
+/* A watch of large objects: small pages, each item delivered as ADDED as its page arrives,
+ * then SYNCED with the items' names only. */
+static void test_watch_paged_list(void **state) {
+  cleanup_error nd_error_t err = NULL;
+  nd_loop *loop = nd_loop_new(&err);
+  nd_k8s_client *c = client(loop);
+  nd_k8s_client *sync = client(NULL);
+  for (int i = 0; i < 5; i++) {
+    char name[32];
+    snprintf(name, sizeof(name), "paged-%d", i);
+    cleanup_json json_t *o = slice(name, "paged.dev");
+    nd_k8s_result r;
+    assert_int_equal(nd_k8s_request(sync, "POST", SLICES, o, NULL, &r, &err), 0);
+    assert_int_equal(r.http_status, 201);
+    nd_k8s_result_clear(&r);
+  }
+  async_state s = {0};
+  nd_k8s_watch_options o = {.list_page = 2, .list_items_as_added = true};
+  nd_k8s_watch *w = nd_k8s_watch_start_opts(c, SLICES, "fieldSelector=spec.driver%3Dpaged.dev",
+                                            &o, on_watch, &s, &err);
+  assert_non_null(w);
+  run_until(loop, &s.synced, 1, 5000);
+  assert_int_equal(s.synced, 1);
+  assert_int_equal(s.added_at_sync, 5);
+  assert_int_equal(s.last_sync_items, 5);
+  assert_false(s.sync_items_have_spec);
   nd_k8s_watch_stop(w);
   nd_loop_run_once(loop, 0, &err);
   nd_k8s_client_free(sync);
@@ -317,6 +355,7 @@ int main(void) {
       cmocka_unit_test(test_retry_after_and_transport_error),
       cmocka_unit_test(test_async_requests),
       cmocka_unit_test(test_watch_relist_and_reconnect),
+      cmocka_unit_test(test_watch_paged_list),
       cmocka_unit_test(test_discovery_and_rate_limit),
       cmocka_unit_test(test_in_cluster_token_rotation),
   };

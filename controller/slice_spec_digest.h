@@ -1,0 +1,27 @@
+/* slice_spec_digest.h: the published state of a ResourceSlice spec as a fixed-size digest.
+ *
+ * Two specs are the same published state when they are equal after dropping object members
+ * that hold an empty value (null, false, "", [], {}: the API server treats them as absent),
+ * comparing objects key-wise and lists in order. The digest is SHA-256 of the compact JSON of
+ * that normalised spec with sorted keys, so equal digests mean exactly that equality: the
+ * controller keeps a digest per published slice instead of the slice itself. */
+#ifndef NETDRA_CONTROLLER_SLICE_SPEC_DIGEST_H
+#define NETDRA_CONTROLLER_SLICE_SPEC_DIGEST_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#define ND_SPEC_DIGEST_LEN 32
+
+typedef struct {
+  unsigned char bytes[ND_SPEC_DIGEST_LEN];
+} nd_spec_digest;
+
+/* The digest of a spec (NULL: the digest of null). */
+nd_spec_digest nd_slice_spec_digest(const json_t *spec);
+bool nd_spec_digest_equal(const nd_spec_digest *a, const nd_spec_digest *b);
+
+/* true when two ResourceSlice specs are the same published state (their digests are equal). */
+bool nd_slice_spec_equal(const json_t *a, const json_t *b);
+
+#endif
