@@ -1,8 +1,11 @@
 /* health_taints.c: taint decisions with hysteresis (see health_taints.h).
  *
- * The state of every device decided in its pool's last round is kept, compactly: per pool an
+ * State is kept only for devices that need it: tainted, offline or stale, or lifted while
+ * their published slice still shows the taint. An online device with no state and no
+ * published taint is untainted and leaves nothing behind, so a healthy pool of 100,000
+ * devices keeps no table at all (it took about 8 MB). The state is compact: per pool an
  * open-addressing table of 32-byte entries (the name is an offset into the pool's block of
- * names) instead of a JSON object per device; a 100,000-device pool takes about 6 MB. */
+ * names) instead of a JSON object per device. */
 #include "health_taints.h"
 
 #include <stdio.h>
@@ -163,6 +166,15 @@ void nd_health_taints_end(nd_health_taints *h, const json_t *only_pools) {
   }
 }
 
+size_t nd_health_taints_tracked(const nd_health_taints *h) {
+  size_t n = 0, pos = 0;
+  const char *pool;
+  void *value;
+  while (nd_strmap_next(h->pools, &pos, &pool, &value))
+    n += ((const pool_table *)value)->size;
+  return n;
+}
+
 size_t nd_health_taints_count(const nd_health_taints *h) {
   size_t n = 0, pos = 0;
   const char *pool;
@@ -173,6 +185,15 @@ size_t nd_health_taints_count(const nd_health_taints *h) {
       n += t->slots[i].used && t->slots[i].tainted;
   }
   return n;
+}
+
+/* The entry of pool/name, or NULL. */
+static entry *find(const nd_health_taints *h, const char *pool, const char *name) {
+  const pool_table *t = nd_strmap_get(h->pools, pool);
+  if (t == NULL)
+    return NULL;
+  entry *e = slot_for(t, name, name_hash(name));
+  return e->used ? e : NULL;
 }
 
 /* The entry of pool/name, made (untainted) when there is none; *fresh tells which. */
@@ -202,6 +223,10 @@ nd_device_taint nd_health_taints_decide(nd_health_taints *h, const char *pool, c
                                         nd_health health, bool published,
                                         uint64_t published_since_ms, uint64_t now_ms,
                                         uint64_t *recheck_ms) {
+  /* online, nothing remembered, no taint published: untainted, and nothing to remember (an
+   * entry not decided in this round is forgotten at its end) */
+  if (health == ND_HEALTH_ONLINE && !published && find(h, pool, name) == NULL)
+    return (nd_device_taint){.tainted = false, .since_wall_ms = 0};
   bool fresh;
   entry *e = find_or_add(h, pool, name, &fresh);
   if (fresh && published) {
@@ -228,5 +253,7 @@ nd_device_taint nd_health_taints_decide(nd_health_taints *h, const char *pool, c
       *recheck_ms = lift_at;
     }
   }
+  if (!e->tainted && !published && health == ND_HEALTH_ONLINE)
+    e->round = h->round - 1; /* nothing left to remember: forgotten at the end of the round */
   return (nd_device_taint){.tainted = e->tainted, .since_wall_ms = e->since_ms};
 }

@@ -34,6 +34,10 @@ nd_device_taint nd_health_taints_decide(nd_health_taints *h, const char *pool, c
                                         uint64_t published_since_ms, uint64_t now_ms,
                                         uint64_t *recheck_ms);
 
+/* Devices whose state is kept (tainted, not online, or lifted while the published slice still
+ * shows the taint); healthy devices keep none. */
+size_t nd_health_taints_tracked(const nd_health_taints *h);
+
 /* Number of devices tainted after the last round (for /metrics). */
 size_t nd_health_taints_count(const nd_health_taints *h);
 

@@ -532,6 +532,7 @@ static void test_health_many_devices(void **state) {
   nd_health_taints_decide(h, "q", "other", ND_HEALTH_OFFLINE, false, 0, 1000, NULL);
   nd_health_taints_end(h, NULL);
   assert_int_equal(nd_health_taints_count(h), 101);
+  assert_int_equal(nd_health_taints_tracked(h), 101); /* the 900 healthy devices keep nothing */
   /* states survive the growth: dev-0990 was tainted at 1990 */
   nd_health_taints_begin(h);
   nd_device_taint t = nd_health_taints_decide(h, "p", "dev-0990", ND_HEALTH_OFFLINE, false, 0,
@@ -556,15 +557,33 @@ static void test_health_many_devices(void **state) {
   t = nd_health_taints_decide(h, "p", "dev-0010", ND_HEALTH_ONLINE, true, 1010, 8000, NULL);
   assert_true(t.tainted);
   assert_int_equal(t.since_wall_ms, 1010);
-  /* an online device that was decided untainted ignores a published taint */
+  /* an online device that was decided untainted ignores a published taint while it is
+   * remembered */
   t = nd_health_taints_decide(h, "p", "dev-0990", ND_HEALTH_ONLINE, true, 1, 8000, NULL);
   assert_true(t.tainted); /* still in its hysteresis (online since 7000) */
   t = nd_health_taints_decide(h, "p", "dev-0990", ND_HEALTH_ONLINE, true, 1, 12000, NULL);
   assert_false(t.tainted);
-  t = nd_health_taints_decide(h, "p", "dev-0990", ND_HEALTH_ONLINE, true, 1, 12001, NULL);
+  nd_health_taints_end(h, only);
+  /* lifted while its slice still shows the taint: remembered, so the stale published taint is
+   * not adopted again; once the slice shows no taint, forgotten */
+  nd_health_taints_begin(h);
+  t = nd_health_taints_decide(h, "p", "dev-0990", ND_HEALTH_ONLINE, true, 1, 13000, NULL);
   assert_false(t.tainted);
-  nd_health_taints_end(h, NULL); /* q not decided: forgotten as a whole */
-  assert_int_equal(nd_health_taints_count(h), 1);
+  nd_health_taints_decide(h, "p", "dev-0010", ND_HEALTH_ONLINE, true, 1010, 13000, NULL);
+  nd_health_taints_end(h, only);
+  size_t before = nd_health_taints_tracked(h);
+  nd_health_taints_begin(h);
+  t = nd_health_taints_decide(h, "p", "dev-0990", ND_HEALTH_ONLINE, false, 0, 14000, NULL);
+  assert_false(t.tainted);
+  nd_health_taints_decide(h, "p", "dev-0010", ND_HEALTH_ONLINE, true, 1010, 14000, NULL);
+  nd_health_taints_end(h, only);
+  assert_int_equal(nd_health_taints_tracked(h), before - 1);
+  nd_health_taints_begin(h);
+  t = nd_health_taints_decide(h, "p", "dev-0990", ND_HEALTH_ONLINE, false, 0, 15000, NULL);
+  assert_false(t.tainted);
+  nd_health_taints_end(h, NULL); /* q not decided: forgotten as a whole; dev-0010 too */
+  assert_int_equal(nd_health_taints_count(h), 0);
+  assert_int_equal(nd_health_taints_tracked(h), 0);
   json_decref(only);
   nd_health_taints_free(h);
 }
