@@ -87,7 +87,10 @@ int nd_mkdir_p(const char *path, unsigned mode, nd_error_t *err) {
   cleanup_free char *p = strdup(path);
   if (p == NULL || *p == '\0')
     return nd_error_make(err, EINVAL, "mkdir: empty path");
-  for (char *s = p + 1;; s++) {
+  /* the common case (a claim's directory under an existing state dir): one mkdir; the walk
+   * from the root only when a parent is missing */
+  bool made = mkdir(path, mode) == 0 || errno == EEXIST;
+  for (char *s = p + 1; !made; s++) {
     if (*s == '/' || *s == '\0') {
       char c = *s;
       *s = '\0';

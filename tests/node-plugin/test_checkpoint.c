@@ -422,6 +422,29 @@ static void test_many_claims_joined(void **state) {
   nd_checkpoint_free(cp);
 }
 
+/* nd_mkdir_p (the claim and state directories): missing parents made, an existing directory
+ * accepted, a file in the way refused. */
+static void test_mkdir_p(void **state) {
+  fixture *fx = *state;
+  cleanup_error nd_error_t err = NULL;
+  char path[256], file[256];
+  snprintf(path, sizeof(path), "%s/a/b/c", fx->dir);
+  assert_int_equal(nd_mkdir_p(path, 0700, &err), 0);
+  struct stat st;
+  assert_int_equal(stat(path, &st), 0);
+  assert_true(S_ISDIR(st.st_mode));
+  assert_int_equal(nd_mkdir_p(path, 0700, &err), 0); /* exists: one mkdir, EEXIST */
+  snprintf(path, sizeof(path), "%s/a/b/d", fx->dir); /* parent exists */
+  assert_int_equal(nd_mkdir_p(path, 0700, &err), 0);
+  snprintf(file, sizeof(file), "%s/a/f", fx->dir);
+  write_text(file, "x");
+  assert_int_equal(nd_mkdir_p(file, 0700, &err), -1);
+  nd_error_release(&err);
+  snprintf(path, sizeof(path), "%s/a/f/g", fx->dir);
+  assert_int_equal(nd_mkdir_p(path, 0700, &err), -1);
+  assert_non_null(strstr(nd_error_msg(err), "a/f"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
@@ -431,6 +454,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_legacy_format_converted, setup, teardown),
       cmocka_unit_test_setup_teardown(test_growth, setup, teardown),
       cmocka_unit_test_setup_teardown(test_many_claims_joined, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_mkdir_p, setup, teardown),
       cmocka_unit_test(test_bad_entries),
       cmocka_unit_test_setup_teardown(test_write_failure_keeps_state, setup, teardown),
   };
