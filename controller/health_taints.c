@@ -196,8 +196,8 @@ static entry *find(const nd_health_taints *h, const char *pool, const char *name
   return e->used ? e : NULL;
 }
 
-/* The entry of pool/name, made (untainted) when there is none; *fresh tells which. */
-static entry *find_or_add(nd_health_taints *h, const char *pool, const char *name, bool *fresh) {
+/* A new (untainted) entry for pool/name, which has none. */
+static entry *add(nd_health_taints *h, const char *pool, const char *name) {
   pool_table *t = nd_strmap_get(h->pools, pool);
   if (t == NULL) {
     t = xcalloc(1, sizeof(*t));
@@ -207,9 +207,6 @@ static entry *find_or_add(nd_health_taints *h, const char *pool, const char *nam
   }
   uint32_t hash = name_hash(name);
   entry *e = slot_for(t, name, hash);
-  *fresh = !e->used;
-  if (e->used)
-    return e;
   if ((t->size + 1) > t->cap * 3 / 4) {
     rebuild(t, t->size + 1, 0, false);
     e = slot_for(t, name, hash);
@@ -225,10 +222,12 @@ nd_device_taint nd_health_taints_decide(nd_health_taints *h, const char *pool, c
                                         uint64_t *recheck_ms) {
   /* online, nothing remembered, no taint published: untainted, and nothing to remember (an
    * entry not decided in this round is forgotten at its end) */
-  if (health == ND_HEALTH_ONLINE && !published && find(h, pool, name) == NULL)
+  entry *e = find(h, pool, name);
+  bool fresh = e == NULL;
+  if (fresh && health == ND_HEALTH_ONLINE && !published)
     return (nd_device_taint){.tainted = false, .since_wall_ms = 0};
-  bool fresh;
-  entry *e = find_or_add(h, pool, name, &fresh);
+  if (fresh)
+    e = add(h, pool, name);
   if (fresh && published) {
     /* adopt the published taint; an online device starts its hysteresis now */
     e->tainted = true;
