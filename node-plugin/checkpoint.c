@@ -210,7 +210,15 @@ static json_t *parse_legacy(nd_checkpoint *cp, const char *text, size_t len, nd_
   return json_incref(data);
 }
 
-/* The payload of a slot: the compact dump of data, at most ND_CKPT_MAX_PAYLOAD bytes. */
+/* A slot's payload is at most ND_CKPT_MAX_PAYLOAD bytes. */
+static int check_payload_size(const nd_checkpoint *cp, size_t len, nd_error_t *err) {
+  if (len > ND_CKPT_MAX_PAYLOAD)
+    return nd_error_make(err, EFBIG, "checkpoint %s: %zu bytes of claims is over the limit of %u",
+                         cp->path, len, ND_CKPT_MAX_PAYLOAD);
+  return 0;
+}
+
+/* The payload of a slot: the compact dump of data. */
 static char *dump_data(nd_checkpoint *cp, json_t *data, size_t *len, nd_error_t *err) {
   char *text = json_dumps(data, JSON_COMPACT);
   if (text == NULL) {
@@ -218,9 +226,7 @@ static char *dump_data(nd_checkpoint *cp, json_t *data, size_t *len, nd_error_t 
     return NULL;
   }
   *len = strlen(text);
-  if (*len > ND_CKPT_MAX_PAYLOAD) {
-    nd_error_make(err, EFBIG, "checkpoint %s: %zu bytes of claims is over the limit of %u",
-                  cp->path, *len, ND_CKPT_MAX_PAYLOAD);
+  if (check_payload_size(cp, *len, err) < 0) {
     free(text);
     return NULL;
   }
@@ -312,13 +318,13 @@ static int build_members(nd_checkpoint *cp, nd_error_t *err) {
 /* Join the member texts into the payload and write it (members is a private copy: runs without
  * the lock, by the one writer). */
 static int save(nd_checkpoint *cp, json_t *members, nd_error_t *err) {
-  size_t head = strlen(cp->payload_head), len = head + 2;
+  size_t head = strlen(cp->payload_head), n = json_object_size(members);
+  size_t len = head + (n ? n - 1 : 0) + 2; /* the head, the commas, "}}" */
   const char *uid;
   json_t *m;
-  json_object_foreach(members, uid, m) len += json_string_length(m) + 1;
-  if (len > ND_CKPT_MAX_PAYLOAD)
-    return nd_error_make(err, EFBIG, "checkpoint %s: %zu bytes of claims is over the limit of %u",
-                         cp->path, len, ND_CKPT_MAX_PAYLOAD);
+  json_object_foreach(members, uid, m) len += json_string_length(m);
+  if (check_payload_size(cp, len, err) < 0)
+    return -1;
   cleanup_free char *text = malloc(len + 1);
   if (text == NULL)
     return nd_error_make(err, ENOMEM, "checkpoint %s: out of memory", cp->path);
