@@ -21,7 +21,6 @@ import signal
 import subprocess
 import sys
 import tempfile
-import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import prepare_env  # noqa: E402
@@ -54,15 +53,6 @@ def announce_ir(n):
         return callgrind_total(out)
 
 
-def wait_for(what, cond, secs):
-    end = time.time() + secs
-    while time.time() < end:
-        if cond():
-            return
-        time.sleep(0.1)
-    raise SystemExit(f"instructions.py: {what} did not happen within {secs} s")
-
-
 class PrepareRig:
     """A stand-in API server with the bench objects; plugins are started under callgrind."""
 
@@ -72,7 +62,7 @@ class PrepareRig:
         self.api = subprocess.Popen([prepare_env.PY, f"{S}/tests/apiserver/netdra_apiserver.py", "--kubeconfig",
                                      self.kc, "--ready-file", ready], stdout=open(os.path.join(work, "api.log"), "w"),
                                     stderr=subprocess.STDOUT)
-        wait_for("the stand-in API server start", lambda: os.path.exists(ready), 30)
+        prepare_env.wait_for("the stand-in API server start", lambda: os.path.exists(ready), 30)
         prepare_env.load_objects(S, self.kc, work, 1)
         self.groot = prepare_env.gpu_root(S, work)
         self.uid = None
@@ -85,7 +75,8 @@ class PrepareRig:
                                 stdout=open(os.path.join(pdir, "plugin.log"), "w"), stderr=subprocess.STDOUT)
         try:
             sock = f"{pdir}/plugins/dra.sock"
-            wait_for("the plugin's DRA socket", lambda: os.path.exists(sock) or plug.poll() is not None, 120)
+            prepare_env.wait_for("the plugin's DRA socket",
+                                 lambda: os.path.exists(sock) or plug.poll() is not None, 120)
             if plug.poll() is not None:
                 raise SystemExit(f"the node plugin exited: {open(os.path.join(pdir, 'plugin.log')).read()[-2000:]}")
             if self.uid is None:  # the first plugin publishes the GPU slice the claim is allocated from

@@ -64,18 +64,25 @@ def plugin_command(B, kc, pdir, groot, workers):
             "--log-level", "warn", "--workers", str(workers)]
 
 
+def wait_for(what, cond, secs, interval=0.05):
+    """Polls cond() until it is true; exits naming `what` after secs (every bench loop is bounded)."""
+    end = time.time() + secs
+    while time.time() < end:
+        if cond():
+            return
+        time.sleep(interval)
+    raise SystemExit(f"bench: {what} did not happen within {secs} s")
+
+
 def wait_gpu_slice(S, kc, secs=120):
     """Waits until the plugin has published the slice of its local GPUs (allocation before that
     would find no GPU)."""
-    end = time.time() + secs
-    while time.time() < end:
+    def published():
         out = subprocess.run([PY, f"{S}/tests/apiserver/kubectl_lite.py", "--kubeconfig", kc, "get",
                               "/apis/resource.k8s.io/v1/resourceslices"], capture_output=True, text=True)
-        if out.returncode == 0 and any(s.get("spec", {}).get("nodeName") == NODE
-                                       for s in json.loads(out.stdout).get("items", [])):
-            return
-        time.sleep(0.2)
-    raise SystemExit(f"the node plugin published no GPU slice within {secs} s")
+        return out.returncode == 0 and any(s.get("spec", {}).get("nodeName") == NODE
+                                           for s in json.loads(out.stdout).get("items", []))
+    wait_for("publication of the node plugin's GPU slice", published, secs, interval=0.2)
 
 
 def allocate(S, kc, n_claims):

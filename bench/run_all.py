@@ -91,12 +91,7 @@ def row(name, figure, limit, ratio, budget, ok):
 
 
 def wait_file(path, secs=10):
-    end = time.time() + secs
-    while time.time() < end:
-        if os.path.exists(path):
-            return
-        time.sleep(0.05)
-    raise SystemExit(f"{path} did not appear")
+    prepare_env.wait_for(f"{path} appearing", lambda: os.path.exists(path), secs)
 
 
 def apiserver(name, with_proc=False):
