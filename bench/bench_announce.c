@@ -43,6 +43,7 @@ static void on_msg(struct mosquitto *m, void *d, const struct mosquitto_message 
 static struct mosquitto *mqtt_connect(const char *host, int port) {
   struct mosquitto *m = mosquitto_new(NULL, true, NULL);
   mosquitto_message_callback_set(m, on_msg);
+  mosquitto_int_option(m, MOSQ_OPT_TCP_NODELAY, 1); /* as the controller's client: no Nagle delay */
   if (mosquitto_connect(m, host, port, 30) != MOSQ_ERR_SUCCESS || mosquitto_loop_start(m) != MOSQ_ERR_SUCCESS) {
     fprintf(stderr, "bench_announce: cannot connect to the broker %s:%d\n", host, port);
     exit(1);

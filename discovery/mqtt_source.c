@@ -165,6 +165,7 @@ static int start_connect(nd_mqtt_source *s) {
   }
   mosquitto_int_option(s->mosq, MOSQ_OPT_PROTOCOL_VERSION,
                        s->protocol == 5 ? MQTT_PROTOCOL_V5 : MQTT_PROTOCOL_V311);
+  mosquitto_int_option(s->mosq, MOSQ_OPT_TCP_NODELAY, 1);
   int rc = mosquitto_connect_async(s->mosq, s->host, s->port, s->keepalive);
   if (rc != MOSQ_ERR_SUCCESS)
     return rc;

@@ -86,6 +86,7 @@ certfile $work/broker/server.crt
 keyfile $work/broker/server.key
 allow_anonymous false
 password_file $work/broker/passwd
+set_tcp_nodelay true
 EOF
 bg_host "$work/broker.log" mosquitto -c "$work/broker/mosquitto.conf"
 sleep 0.3
