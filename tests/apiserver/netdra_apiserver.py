@@ -120,6 +120,19 @@ def field_value(obj, path):
     return "" if cur is None else str(cur)
 
 
+def selector_view(obj):
+    """What watch filtering reads of an object (FIELD_PATHS, namespace and labels), copied:
+    field_value, field_match and label_match answer on it as on the whole object."""
+    meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
+    spec = obj.get("spec") if isinstance(obj.get("spec"), dict) else {}
+    pool = spec.get("pool") if isinstance(spec.get("pool"), dict) else {}
+    labels = meta.get("labels")
+    return {"metadata": {"name": meta.get("name"), "namespace": meta.get("namespace"),
+                         "labels": dict(labels) if isinstance(labels, dict) else labels},
+            "spec": {"driver": spec.get("driver"), "nodeName": spec.get("nodeName"),
+                     "pool": {"name": pool.get("name")}}}
+
+
 def field_match(obj, reqs):
     for path, op, val in reqs:
         have = field_value(obj, path)
@@ -224,10 +237,11 @@ class Store:
         return (res.group, res.plural, ns or "", name)
 
     def _record(self, res, typ, obj):
-        # serialised once here, not once per watcher; the copy kept for selectors is parsed
-        # back from that text (much cheaper than deepcopy of a 128-device slice)
+        # serialised once here, not once per watcher; what selectors read of the object is
+        # kept beside the text (a few small dicts: a copy of a 128-device slice per retained
+        # event made every full garbage collection of a long run take ~100 ms)
         text = json.dumps(obj)
-        self.events.append((int(obj["metadata"]["resourceVersion"]), res, typ, json.loads(text), text))
+        self.events.append((int(obj["metadata"]["resourceVersion"]), res, typ, selector_view(obj), text))
         if len(self.events) > self.watch_window:
             drop = len(self.events) - self.watch_window
             self.oldest_rv = self.events[drop - 1][0]
@@ -751,7 +765,10 @@ class Handler(BaseHTTPRequestHandler):
             next_bookmark = time.time() + self.server.bookmark_interval
             while time.time() < deadline and not self.server.stopping:
                 with store.lock:
-                    store.lock.wait(timeout=min(0.2, self.server.bookmark_interval))
+                    # wait only when nothing came while the last events were being sent: a
+                    # notify given then is not waited for again (it would cost up to 0.2 s)
+                    if store.rv == since and store.watch_epoch == epoch:
+                        store.lock.wait(timeout=min(0.2, self.server.bookmark_interval))
                     if store.watch_epoch != epoch:
                         return  # dropped by the admin API: close the stream without a terminator
                     if since < store.oldest_rv and store.rv > since:
