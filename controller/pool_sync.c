@@ -1,10 +1,12 @@
 /* pool_sync.c: existing slices + planned slices -> ordered writes (see pool_sync.h). */
 #include "pool_sync.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cleanup.h"
+#include "strmap.h"
 
 void nd_slice_keep_taint_times(json_t *spec, const nd_published_slice *existing) {
   json_t *devs = json_object_get(spec, "devices");
@@ -95,8 +97,30 @@ static bool same_spec(const json_t *spec, const nd_published_slice *existing) {
 
 /* Each planned slice is rendered, compared (by digest) and dropped, one at a time; those to
  * write are rendered again once the generation is known, and kept as text. */
+/* Is planned slice d at generation g unchanged from `existing`? Known without rendering when
+ * its fingerprint is the one last found equal to `existing`; else rendered and compared, and
+ * the fingerprint remembered when equal. */
+static bool unchanged(const nd_planned_pool *desired, size_t d, nd_published_slice *existing,
+                      int64_t g, nd_pool_sync *out) {
+  nd_spec_digest fp;
+  bool has_fp = nd_planned_slice_fingerprint(desired, d, g, &fp);
+  if (has_fp && existing->has_same_as_planned && nd_spec_digest_equal(&fp, &existing->same_as_planned)) {
+    out->n_unchanged_by_fingerprint++;
+    return true;
+  }
+  out->n_compared++;
+  json_t *spec = planned_spec(desired, d, existing, g);
+  bool same = same_spec(spec, existing);
+  json_decref(spec);
+  if (same && has_fp) {
+    existing->same_as_planned = fp;
+    existing->has_same_as_planned = true;
+  }
+  return same;
+}
+
 void nd_pool_sync_compute(const nd_planned_pool *desired,
-                          const nd_published_slice *const *existing, size_t n_existing,
+                          nd_published_slice *const *existing, size_t n_existing,
                           const char *api_version, bool always_bump, nd_pool_sync *out) {
   memset(out, 0, sizeof(*out));
   int64_t g = 0;
@@ -105,28 +129,27 @@ void nd_pool_sync_compute(const nd_planned_pool *desired,
       g = existing[i]->generation;
   size_t n_desired = desired ? desired->n_slices : 0;
 
-  /* match planned slices to existing ones by name */
-  const nd_published_slice **match = calloc(n_desired + 1, sizeof(*match));
+  /* match planned slices to existing ones by name (slice names are unique: the API's key) */
+  nd_published_slice **match = calloc(n_desired + 1, sizeof(*match));
   bool *kept = calloc(n_existing + 1, sizeof(*kept));
   bool *changed = calloc(n_desired + 1, sizeof(*changed)); /* at generation g */
-  if (match == NULL || kept == NULL || changed == NULL)
+  nd_strmap *by_name = nd_strmap_new_borrowed(); /* name -> index + 1 in existing */
+  if (match == NULL || kept == NULL || changed == NULL || by_name == NULL)
     abort();
+  for (size_t e = 0; e < n_existing; e++)
+    nd_strmap_put(by_name, existing[e]->name, (void *)(uintptr_t)(e + 1));
   size_t n_new = 0, n_changed = 0;
   for (size_t d = 0; d < n_desired; d++) {
-    for (size_t e = 0; e < n_existing; e++) {
-      if (!kept[e] && strcmp(existing[e]->name, desired->slices[d].name) == 0) {
-        match[d] = existing[e];
-        kept[e] = true;
-        break;
-      }
+    size_t e = (uintptr_t)nd_strmap_del(by_name, desired->slices[d].name);
+    if (e > 0) {
+      match[d] = existing[e - 1];
+      kept[e - 1] = true;
     }
     if (match[d] == NULL) {
       n_new++;
       continue;
     }
-    json_t *spec = planned_spec(desired, d, match[d], g);
-    changed[d] = !same_spec(spec, match[d]);
-    json_decref(spec);
+    changed[d] = !unchanged(desired, d, match[d], g, out);
     n_changed += changed[d];
   }
   size_t n_obsolete = 0;
@@ -156,6 +179,7 @@ void nd_pool_sync_compute(const nd_planned_pool *desired,
     push(out, ND_SLICE_CREATE, name,
          build_object(api_version, name, NULL, planned_spec(desired, d, NULL, gen)));
   }
+  nd_strmap_free(by_name, NULL);
   free(changed);
   free(match);
   free(kept);

@@ -34,13 +34,17 @@ typedef struct {
   nd_slice_op *ops; /* deletes first, then updates, then creates */
   size_t n_ops;
   int64_t generation;
+  size_t n_compared; /* matched slices rendered and compared by digest */
+  size_t n_unchanged_by_fingerprint; /* matched slices known unchanged without rendering */
 } nd_pool_sync;
 
 /* desired NULL: the pool is gone, delete all of `existing`. existing: the summaries of the
  * ResourceSlices of this pool and driver as the API server returned them (a planned spec is
- * the same as an existing one when their digests are equal). api_version: e.g. "v1". */
+ * the same as an existing one when their digests are equal; a summary remembers the
+ * fingerprint of the plan found equal to it, so the next round with the same fingerprint
+ * neither renders nor digests it). api_version: e.g. "v1". */
 void nd_pool_sync_compute(const nd_planned_pool *desired,
-                          const nd_published_slice *const *existing, size_t n_existing,
+                          nd_published_slice *const *existing, size_t n_existing,
                           const char *api_version, bool always_bump, nd_pool_sync *out);
 void nd_pool_sync_clear(nd_pool_sync *s);
 

@@ -27,6 +27,11 @@ typedef struct {
   size_t n_devices;
   size_t device_names_len; /* bytes of device_names */
   json_t *taints; /* device name -> its taints array, for devices with taints; NULL: none */
+  /* the fingerprint (nd_planned_slice_fingerprint) of the planned slice last found to render
+   * to exactly this spec: while the plan keeps it, the slice is unchanged without rendering.
+   * Set by pool_sync; a new summary (every watch event) starts without one. */
+  nd_spec_digest same_as_planned;
+  bool has_same_as_planned;
 } nd_published_slice;
 
 /* The summary of a ResourceSlice object; NULL when it has no name or no pool name. */

@@ -2,6 +2,7 @@
 #include "slice_planner.h"
 
 #include <errno.h>
+#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,15 +43,6 @@ char *nd_slice_name(const char *driver, const char *pool, size_t index) {
 }
 
 static json_t *attr_string(const char *s) { return json_pack("{s:s}", "string", s); }
-
-static int add_attr(json_t *attrs, const char *key, json_t *value, const nd_device *d,
-                    nd_error_t *err) {
-  if (value == NULL)
-    return nd_error_make(err, 0, "device %s/%s: attribute %s: cannot encode", d->pool, d->id,
-                         key);
-  json_object_set_new(attrs, key, value);
-  return 0;
-}
 
 static json_t *node_selector_term(const nd_device *d) {
   json_t *exprs = json_array();
@@ -109,13 +101,79 @@ static json_t *string_array(char *const *v, size_t n) {
 
 #define ND_MAX_BINDING_CONDITIONS 4
 
-/* What the API server would reject in this device (so that one bad device is left out
- * instead of failing its whole slice). */
+/* Our own attributes, in the order they are published; announced attributes never override
+ * them. */
+typedef struct {
+  const char *key, *val;
+} own_attr;
+
+static size_t own_attrs(const nd_device *d, own_attr out[6]) {
+  const own_attr all[] = {{"type", d->type},       {"vendor", d->vendor},
+                          {"model", d->model},     {"id", d->id},
+                          {"endpoint", d->endpoint}, {"fabricRegion", d->fabric_region}};
+  size_t n = 0;
+  for (size_t i = 0; i < ND_ARRAY_LEN(all); i++)
+    if (all[i].val != NULL && all[i].val[0] != '\0')
+      out[n++] = all[i];
+  return n;
+}
+
+static bool has_secret(const nd_device *d) {
+  return d->secret_name != NULL && d->secret_name[0] != '\0';
+}
+
+static char *secret_ref(const nd_device *d) {
+  return xasprintf("%s/%s", d->secret_namespace ? d->secret_namespace : "default",
+                   d->secret_name);
+}
+
+static bool key_in(const char *const *keys, size_t n, const char *key) {
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(keys[i], key) == 0)
+      return true;
+  return false;
+}
+
+/* The attribute and capacity keys the device publishes, each once (the published maps keep
+ * the first attribute and the last capacity of a name); stops counting past the limit. */
+static size_t published_keys(const nd_device *d) {
+  const char *keys[ND_DEVICE_MAX_KEYS + 1];
+  own_attr own[6];
+  size_t n = 0, n_own = own_attrs(d, own);
+  for (size_t i = 0; i < n_own; i++)
+    keys[n++] = own[i].key;
+  if (has_secret(d))
+    keys[n++] = "secretRef";
+  for (size_t i = 0; i < d->n_attrs && n <= ND_DEVICE_MAX_KEYS; i++)
+    if (!key_in(keys, n, d->attrs[i].name))
+      keys[n++] = d->attrs[i].name;
+  size_t n_attr_keys = n;
+  for (size_t i = 0; i < d->n_caps && n <= ND_DEVICE_MAX_KEYS; i++)
+    if (!key_in(keys + n_attr_keys, n - n_attr_keys, d->caps[i].name))
+      keys[n++] = d->caps[i].name;
+  return n;
+}
+
+/* What the API server would reject in this device, checked without rendering it (so that one
+ * bad device is left out instead of failing its whole slice). */
 static int check_device(const nd_device *d, nd_error_t *err) {
   char what[160];
   snprintf(what, sizeof(what), "device %s/%s: name", d->pool, d->id);
   if (d->name == NULL || nd_name_validate(ND_NAME_DNS_LABEL, what, d->name, err) < 0)
     return nd_error_make(err, EINVAL, "device %s/%s: no valid name", d->pool, d->id);
+  own_attr own[6];
+  size_t n_own = own_attrs(d, own);
+  for (size_t i = 0; i < n_own; i++)
+    if (strlen(own[i].val) > 64)
+      return nd_error_make(err, EINVAL,
+                           "device %s/%s: attribute %s is %zu characters long (limit 64)",
+                           d->pool, d->id, own[i].key, strlen(own[i].val));
+  if (has_secret(d)) {
+    cleanup_free char *ref = secret_ref(d);
+    if (strlen(ref) > 64)
+      return nd_error_make(err, EINVAL, "device %s/%s: secretRef %s longer than 64 characters",
+                           d->pool, d->id, ref);
+  }
   for (size_t i = 0; i < d->n_attrs; i++) {
     snprintf(what, sizeof(what), "device %s/%s: attribute", d->pool, d->id);
     if (nd_name_validate(ND_NAME_ATTRIBUTE_KEY, what, d->attrs[i].name, err) < 0)
@@ -129,7 +187,15 @@ static int check_device(const nd_device *d, nd_error_t *err) {
     snprintf(what, sizeof(what), "device %s/%s: capacity", d->pool, d->id);
     if (nd_name_validate(ND_NAME_ATTRIBUTE_KEY, what, d->caps[i].name, err) < 0)
       return -1;
+    cleanup_free char *q = nd_quantity_canonical(d->caps[i].quantity, err);
+    if (q == NULL)
+      return nd_error_wrap(err, "device %s/%s: capacity %s", d->pool, d->id, d->caps[i].name);
   }
+  size_t keys = published_keys(d);
+  if (keys > ND_DEVICE_MAX_KEYS)
+    return nd_error_make(err, E2BIG,
+                         "device %s/%s: more than %d attributes and capacities (the limit "
+                         "per device)", d->pool, d->id, ND_DEVICE_MAX_KEYS);
   if (d->n_binding_conditions > ND_MAX_BINDING_CONDITIONS ||
       d->n_binding_failure_conditions > ND_MAX_BINDING_CONDITIONS)
     return nd_error_make(err, E2BIG, "device %s/%s: more than %d binding (failure) conditions",
@@ -142,58 +208,27 @@ static int check_device(const nd_device *d, nd_error_t *err) {
   return 0;
 }
 
-json_t *nd_plan_device(const nd_planner_options *opts, const nd_device *d,
-                       const nd_device_taint *taint, bool per_device_nodes, nd_error_t *err) {
-  if (check_device(d, err) < 0)
-    return NULL;
+/* The published device object of a device that check_device accepted. */
+static json_t *render_device(const nd_planner_options *opts, const nd_device *d,
+                             const nd_device_taint *taint, bool per_device_nodes) {
   cleanup_json json_t *attrs = json_object();
-  /* our own attributes first; announced attributes never override them */
-  struct {
-    const char *key, *val;
-  } own[] = {{"type", d->type},       {"vendor", d->vendor},     {"model", d->model},
-             {"id", d->id},           {"endpoint", d->endpoint}, {"fabricRegion", d->fabric_region}};
-  for (size_t i = 0; i < ND_ARRAY_LEN(own); i++) {
-    if (own[i].val == NULL || own[i].val[0] == '\0')
-      continue;
-    if (strlen(own[i].val) > 64)
-      return nd_error_make(err, EINVAL,
-                           "device %s/%s: attribute %s is %zu characters long (limit 64)",
-                           d->pool, d->id, own[i].key, strlen(own[i].val)),
-             NULL;
-    if (add_attr(attrs, own[i].key, attr_string(own[i].val), d, err) < 0)
-      return NULL;
+  own_attr own[6];
+  size_t n_own = own_attrs(d, own);
+  for (size_t i = 0; i < n_own; i++)
+    json_object_set_new(attrs, own[i].key, attr_string(own[i].val));
+  if (has_secret(d)) {
+    cleanup_free char *ref = secret_ref(d);
+    json_object_set_new(attrs, "secretRef", attr_string(ref));
   }
-  if (d->secret_name != NULL && d->secret_name[0] != '\0') {
-    cleanup_free char *ref = xasprintf(
-        "%s/%s", d->secret_namespace ? d->secret_namespace : "default", d->secret_name);
-    if (strlen(ref) > 64)
-      return nd_error_make(err, EINVAL, "device %s/%s: secretRef %s longer than 64 characters",
-                           d->pool, d->id, ref),
-             NULL;
-    if (add_attr(attrs, "secretRef", attr_string(ref), d, err) < 0)
-      return NULL;
-  }
-  for (size_t i = 0; i < d->n_attrs; i++) {
-    if (json_object_get(attrs, d->attrs[i].name) != NULL)
-      continue;
-    if (add_attr(attrs, d->attrs[i].name, attr_value(&d->attrs[i]), d, err) < 0)
-      return NULL;
-  }
+  for (size_t i = 0; i < d->n_attrs; i++)
+    if (json_object_get(attrs, d->attrs[i].name) == NULL)
+      json_object_set_new(attrs, d->attrs[i].name, attr_value(&d->attrs[i]));
   cleanup_json json_t *caps = json_object();
   for (size_t i = 0; i < d->n_caps; i++) {
     /* canonical, as the API server stores it: what we compare later is what it returns */
-    cleanup_free char *q = nd_quantity_canonical(d->caps[i].quantity, err);
-    if (q == NULL)
-      return nd_error_wrap(err, "device %s/%s: capacity %s", d->pool, d->id, d->caps[i].name),
-             NULL;
+    cleanup_free char *q = nd_quantity_canonical(d->caps[i].quantity, NULL);
     json_object_set_new(caps, d->caps[i].name, json_pack("{s:s}", "value", q));
   }
-  size_t keys = json_object_size(attrs) + json_object_size(caps);
-  if (keys > ND_DEVICE_MAX_KEYS)
-    return nd_error_make(err, E2BIG,
-                         "device %s/%s: %zu attributes and capacities (limit %d per device)",
-                         d->pool, d->id, keys, ND_DEVICE_MAX_KEYS),
-           NULL;
 
   json_t *dev = json_pack("{s:s}", "name", d->name);
   if (json_object_size(attrs) > 0)
@@ -225,6 +260,11 @@ json_t *nd_plan_device(const nd_planner_options *opts, const nd_device *d,
                                        d->n_binding_failure_conditions));
   }
   return dev;
+}
+
+json_t *nd_plan_device(const nd_planner_options *opts, const nd_device *d,
+                       const nd_device_taint *taint, bool per_device_nodes, nd_error_t *err) {
+  return check_device(d, err) < 0 ? NULL : render_device(opts, d, taint, per_device_nodes);
 }
 
 void nd_planned_pool_clear(nd_planned_pool *p) {
@@ -311,22 +351,20 @@ int nd_plan_pool(const nd_planner_options *opts, const char *pool, const nd_devi
   }
   bool per_device = !uniform;
 
-  /* devices, in order; a device that breaks an API limit is left out and logged (its
-   * document is built to find out, and dropped: slices are rendered when needed) */
+  /* devices, in order; a device that breaks an API limit is left out and logged (checked
+   * without rendering it: slices are rendered when needed) */
   cleanup_free size_t *planned_to_dev = calloc(n + 1, sizeof(*planned_to_dev));
   if (planned_to_dev == NULL)
     abort();
   size_t n_dev = 0;
   for (size_t i = 0; i < n; i++) {
     cleanup_error nd_error_t derr = NULL;
-    json_t *dj = nd_plan_device(opts, devs[i], taints ? &taints[i] : NULL, per_device, &derr);
-    if (dj == NULL) {
+    if (check_device(devs[i], &derr) < 0) {
       ND_LOG_WARN("planner", "device_skipped", ND_KV_S("pool", pool),
                   ND_KV_S("device", devs[i]->name), ND_KV_S("error", nd_error_msg(derr)));
       out->n_skipped++;
       continue;
     }
-    json_decref(dj);
     planned_to_dev[n_dev++] = i;
   }
   out->nodes = per_device                  ? ND_NODES_PER_DEVICE
@@ -398,19 +436,55 @@ json_t *nd_planned_slice_spec(const nd_planned_pool *p, size_t s) {
   else
     json_object_set_new(spec, "nodeSelector", node_selector_term(p->selector));
   json_t *devices = json_array();
-  for (size_t i = sl->first; i < sl->first + sl->n_devices; i++) {
-    cleanup_error nd_error_t err = NULL;
-    json_t *dj = nd_plan_device(&p->opts, p->devices[i], p->taints ? &p->taints[i] : NULL,
-                                p->nodes == ND_NODES_PER_DEVICE, &err);
-    if (dj == NULL) { /* it encoded when it was planned: its device changed since */
-      ND_LOG_WARN("planner", "device_skipped", ND_KV_S("pool", p->pool),
-                  ND_KV_S("device", p->devices[i]->name), ND_KV_S("error", nd_error_msg(err)));
-      continue;
-    }
-    json_array_append_new(devices, dj);
-  }
+  for (size_t i = sl->first; i < sl->first + sl->n_devices; i++) /* checked when planned */
+    json_array_append_new(devices, render_device(&p->opts, p->devices[i],
+                                                 p->taints ? &p->taints[i] : NULL,
+                                                 p->nodes == ND_NODES_PER_DEVICE));
   json_object_set_new(spec, "devices", devices);
   return spec;
+}
+
+static void feed(EVP_MD_CTX *ctx, const void *data, size_t len) {
+  if (EVP_DigestUpdate(ctx, data, len) != 1)
+    abort();
+}
+
+static void feed_u64(EVP_MD_CTX *ctx, uint64_t v) { feed(ctx, &v, sizeof(v)); }
+
+static void feed_str(EVP_MD_CTX *ctx, const char *s) { /* with its NUL: no two joined alike */
+  feed(ctx, s ? s : "", s ? strlen(s) + 1 : 1);
+}
+
+bool nd_planned_slice_fingerprint(const nd_planned_pool *p, size_t s, int64_t generation,
+                                  nd_spec_digest *out) {
+  const nd_planned_slice *sl = &p->slices[s];
+  for (size_t i = sl->first; i < sl->first + sl->n_devices; i++)
+    if (p->devices[i]->revision == 0)
+      return false;
+  if (p->nodes == ND_NODES_SELECTOR && p->selector->revision == 0)
+    return false;
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
+    abort();
+  feed_str(ctx, p->opts.driver);
+  feed_u64(ctx, p->opts.binding_conditions);
+  feed_str(ctx, p->pool);
+  feed_u64(ctx, (uint64_t)generation);
+  feed_u64(ctx, p->n_slices);
+  feed_u64(ctx, p->nodes);
+  feed_u64(ctx, p->nodes == ND_NODES_SELECTOR ? p->selector->revision : 0);
+  feed_u64(ctx, sl->n_devices);
+  for (size_t i = sl->first; i < sl->first + sl->n_devices; i++) {
+    const nd_device_taint *t = p->taints ? &p->taints[i] : NULL;
+    uint64_t dev[3] = {p->devices[i]->revision, t != NULL && t->tainted,
+                       t != NULL && t->tainted ? t->since_wall_ms : 0};
+    feed(ctx, dev, sizeof(dev));
+  }
+  unsigned int len = 0;
+  if (EVP_DigestFinal_ex(ctx, out->bytes, &len) != 1 || len != ND_SPEC_DIGEST_LEN)
+    abort();
+  EVP_MD_CTX_free(ctx);
+  return true;
 }
 
 long nd_slice_number(const char *driver, const char *pool, const char *slice_name) {

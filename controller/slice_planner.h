@@ -27,6 +27,7 @@
 
 #include "discovery.h"
 #include "error.h"
+#include "slice_spec_digest.h"
 
 #define ND_SLICE_MAX_DEVICES 128
 #define ND_SLICE_MAX_DEVICES_TAINTED 64
@@ -82,6 +83,16 @@ void nd_planned_pool_clear(nd_planned_pool *p);
 
 /* The spec of slice s of p (pool.generation 0: the reconciler sets it); the caller owns it. */
 json_t *nd_planned_slice_spec(const nd_planned_pool *p, size_t s);
+
+/* The fingerprint of what slice s of p is rendered from at pool generation `generation`:
+ * the pool-wide inputs (driver, options, pool name, resourceSliceCount, node selection and
+ * the selector device's revision) and, per device in slice order, its registry revision and
+ * its taint. Two equal fingerprints render equal specs, so a spec once found equal to a
+ * published one need not be rendered again while its fingerprint stays (pool_sync.c). Returns
+ * false, and writes nothing, when a device of the slice has no registry revision (0): the
+ * fingerprint could not stand for its content. */
+bool nd_planned_slice_fingerprint(const nd_planned_pool *p, size_t s, int64_t generation,
+                                  nd_spec_digest *out);
 
 /* Stable object name of slice `index` of a pool (heap). */
 char *nd_slice_name(const char *driver, const char *pool, size_t index);

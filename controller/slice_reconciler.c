@@ -127,15 +127,15 @@ static int cmp_slice_name(const void *a, const void *b) {
 }
 
 static size_t cached_slices(const nd_reconciler *rc, const char *pool,
-                            const nd_published_slice ***out) {
-  const nd_published_slice **arr = calloc(nd_strmap_size(rc->cache) + 1, sizeof(*arr));
+                            nd_published_slice ***out) {
+  nd_published_slice **arr = calloc(nd_strmap_size(rc->cache) + 1, sizeof(*arr));
   if (arr == NULL)
     abort();
   size_t n = 0, pos = 0;
   const char *name;
   void *v;
   while (nd_strmap_next(rc->cache, &pos, &name, &v)) {
-    const nd_published_slice *sl = v;
+    nd_published_slice *sl = v;
     if (pool == NULL || strcmp(sl->pool, pool) == 0)
       arr[n++] = sl;
   }
@@ -148,9 +148,9 @@ const nd_published_device *nd_reconciler_published(const nd_reconciler *crc, con
                                                    const char *device) {
   nd_reconciler *rc = (nd_reconciler *)crc;
   if (rc->index_stale) {
-    const nd_published_slice **all = NULL;
+    nd_published_slice **all = NULL;
     size_t n = cached_slices(rc, NULL, &all);
-    nd_published_index_build(rc->index, all, n, rc->driver);
+    nd_published_index_build(rc->index, (const nd_published_slice *const *)all, n, rc->driver);
     free(all);
     rc->index_stale = false;
   }
@@ -239,7 +239,7 @@ static void on_watch(nd_k8s_client *c, nd_watch_event ev, json_t *obj, void *dat
       if (full)
         changed |= cache_put(rc, it);
     }
-    const nd_published_slice **cached = NULL;
+    nd_published_slice **cached = NULL;
     size_t n_cached = cached_slices(rc, NULL, &cached);
     for (size_t k = 0; k < n_cached; k++) {
       if (json_object_get(seen, cached[k]->name) == NULL) {
@@ -522,7 +522,7 @@ static void reconcile(nd_reconciler *rc) {
   json_t *planned = json_object();
   for (size_t i = 0; i < n_pools; i++) {
     json_object_set_new(planned, pools[i].pool, json_true());
-    const nd_published_slice **existing = NULL;
+    nd_published_slice **existing = NULL;
     size_t n_existing = cached_slices(rc, pools[i].pool, &existing);
     nd_pool_sync s;
     nd_pool_sync_compute(&pools[i], existing, n_existing, rc->api_version, rc->opts.always_bump,
@@ -550,7 +550,7 @@ static void reconcile(nd_reconciler *rc) {
   const char *pool;
   json_t *v;
   json_object_foreach(gone, pool, v) {
-    const nd_published_slice **existing = NULL;
+    nd_published_slice **existing = NULL;
     size_t n_existing = cached_slices(rc, pool, &existing);
     nd_pool_sync s;
     nd_pool_sync_compute(NULL, existing, n_existing, rc->api_version, false, &s);

@@ -65,6 +65,10 @@ typedef struct nd_device {
    * below) */
   char **binding_conditions;
   char **binding_failure_conditions;
+  /* set by the registry: a number no other device has had, kept while the device is announced
+   * the same again (nd_device_equal) and changed with any change of what it publishes (not
+   * with its health). 0: not from the registry (unknown). */
+  uint64_t revision;
   /* health */
   uint64_t last_seen_ms;   /* nd_wall_ms() of the last announcement/heartbeat */
   uint64_t health_since_ms;

@@ -61,6 +61,7 @@ struct nd_registry {
   bool pools_dirty;
   size_t per_source[N_SOURCES];
   size_t count;
+  uint64_t last_revision; /* the last nd_device.revision given */
   pending_change *pending;
   size_t n_pending, cap_pending;
   bool flush_scheduled;
@@ -357,6 +358,8 @@ int nd_registry_upsert(nd_registry *r, nd_device *d, nd_error_t *err) {
   nd_device_free(announced);
   nd_device *before = effective(s);
   nd_device *old = s->by_source[src];
+  bool same = old != NULL && nd_device_equal(old, d);
+  d->revision = same ? old->revision : ++r->last_revision;
   if (old) {
     /* the source describes the same device again: liveness is its own business */
     d->health = old->health;
@@ -372,7 +375,7 @@ int nd_registry_upsert(nd_registry *r, nd_device *d, nd_error_t *err) {
     ND_LOG_INFO("registry", "device-added", ND_KV_S("pool", p->name), ND_KV_S("device", s->name),
                 ND_KV_S("id", d->id), ND_KV_S("type", d->type), ND_KV_S("source", d->source));
     note_change(r, ND_CHANGE_ADDED, p, s->name);
-  } else if (after == d && (before != old || !nd_device_equal(old, d))) {
+  } else if (after == d && (before != old || !same)) {
     /* the effective device changed source, or its source described it differently */
     note_change(r, ND_CHANGE_UPDATED, p, s->name);
   }

@@ -174,7 +174,7 @@ static void test_sync_by_digest(void **state) {
                                        "uid", "u-1", "resourceVersion", "5", "spec", spec);
   nd_planned_pool_clear(&p);
   nd_published_slice *existing = nd_published_slice_new(obj);
-  const nd_published_slice *ex[] = {existing};
+  nd_published_slice *ex[] = {existing};
 
   /* a restart: the taint is decided again with another time; nothing to write */
   taints[0].since_wall_ms += 60000;
@@ -220,11 +220,109 @@ static void test_sync_by_digest(void **state) {
   nd_published_slice_free(existing);
 }
 
+/* One round of planning + pool sync over `ex`; returns its figures. */
+static nd_pool_sync sync_round(const nd_device *const *ptrs, const nd_device_taint *taints,
+                               size_t n, nd_published_slice *existing) {
+  static const nd_planner_options popts = {.driver = "netdra.dev"};
+  nd_error_t err = NULL;
+  nd_planned_pool p;
+  assert_int_equal(nd_plan_pool(&popts, "lab", ptrs, taints, NULL, n, &p, &err), 0);
+  nd_published_slice *ex[] = {existing};
+  nd_pool_sync s;
+  nd_pool_sync_compute(&p, ex, 1, "v1", false, &s);
+  nd_planned_pool_clear(&p);
+  return s;
+}
+
+/* A summary remembers the fingerprint of the plan found equal to it: the next round with the
+ * same device revisions and taints neither renders nor compares; a new revision, another
+ * taint, or a device without a revision (0) is rendered and compared again; a new summary
+ * (a watch event) starts without a fingerprint. */
+static void test_unchanged_by_fingerprint(void **state) {
+  static const nd_planner_options popts = {.driver = "netdra.dev"};
+  nd_capacity mem = {.name = "mem", .quantity = "64Gi"};
+  nd_device devs[2] = {
+      {.source = "static", .pool = "lab", .id = "cam-0", .name = "cam-0", .type = "camera",
+       .all_nodes = true, .caps = &mem, .n_caps = 1, .revision = 11},
+      {.source = "static", .pool = "lab", .id = "cam-1", .name = "cam-1", .type = "camera",
+       .all_nodes = true, .revision = 12},
+  };
+  const nd_device *ptrs[2] = {&devs[0], &devs[1]};
+  nd_device_taint taints[2] = {{0}, {0}};
+  nd_error_t err = NULL;
+  nd_planned_pool p;
+  assert_int_equal(nd_plan_pool(&popts, "lab", ptrs, taints, NULL, 2, &p, &err), 0);
+  json_t *spec = nd_planned_slice_spec(&p, 0);
+  cleanup_json json_t *obj = json_pack("{s:s, s:{s:s, s:s, s:s}, s:o}", "apiVersion",
+                                       "resource.k8s.io/v1", "metadata", "name", p.slices[0].name,
+                                       "uid", "u-1", "resourceVersion", "5", "spec", spec);
+  nd_planned_pool_clear(&p);
+  nd_published_slice *existing = nd_published_slice_new(obj);
+
+  /* first round: rendered, found equal, fingerprint kept; second: not rendered */
+  nd_pool_sync s = sync_round(ptrs, taints, 2, existing);
+  assert_int_equal(s.n_ops, 0);
+  assert_int_equal(s.n_compared, 1);
+  assert_int_equal(s.n_unchanged_by_fingerprint, 0);
+  assert_true(existing->has_same_as_planned);
+  nd_pool_sync_clear(&s);
+  s = sync_round(ptrs, taints, 2, existing);
+  assert_int_equal(s.n_ops, 0);
+  assert_int_equal(s.n_compared, 0);
+  assert_int_equal(s.n_unchanged_by_fingerprint, 1);
+  nd_pool_sync_clear(&s);
+
+  /* a device changed (the registry gives it a new revision): rendered, written */
+  mem.quantity = "65Gi";
+  devs[0].revision = 13;
+  s = sync_round(ptrs, taints, 2, existing);
+  assert_int_equal(s.n_compared, 1);
+  assert_int_equal(s.n_ops, 1);
+  nd_pool_sync_clear(&s);
+  /* announced back as it was, with yet another revision: rendered, equal again */
+  mem.quantity = "64Gi";
+  devs[0].revision = 14;
+  s = sync_round(ptrs, taints, 2, existing);
+  assert_int_equal(s.n_compared, 1);
+  assert_int_equal(s.n_ops, 0);
+  nd_pool_sync_clear(&s);
+
+  /* a taint decided: rendered and written, though no revision moved */
+  taints[1] = (nd_device_taint){.tainted = true, .since_wall_ms = 1764000000000ull};
+  s = sync_round(ptrs, taints, 2, existing);
+  assert_int_equal(s.n_compared, 1);
+  assert_int_equal(s.n_ops, 1);
+  nd_pool_sync_clear(&s);
+  taints[1] = (nd_device_taint){0};
+
+  /* a device without a registry revision is compared every round */
+  devs[1].revision = 0;
+  for (int round = 0; round < 2; round++) {
+    s = sync_round(ptrs, taints, 2, existing);
+    assert_int_equal(s.n_compared, 1);
+    assert_int_equal(s.n_unchanged_by_fingerprint, 0);
+    assert_int_equal(s.n_ops, 0);
+    nd_pool_sync_clear(&s);
+  }
+  devs[1].revision = 12;
+
+  /* the same object summarised again (a watch event): no fingerprint, compared once */
+  nd_published_slice_free(existing);
+  existing = nd_published_slice_new(obj);
+  assert_false(existing->has_same_as_planned);
+  s = sync_round(ptrs, taints, 2, existing);
+  assert_int_equal(s.n_compared, 1);
+  assert_int_equal(s.n_ops, 0);
+  nd_pool_sync_clear(&s);
+  nd_published_slice_free(existing);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_digest_strictness),
       cmocka_unit_test(test_summary),
       cmocka_unit_test(test_sync_by_digest),
+      cmocka_unit_test(test_unchanged_by_fingerprint),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -348,8 +348,7 @@ static void compute(const nd_planned_pool *desired, json_t *const *objs, size_t 
   assert_true(n <= 16);
   for (size_t i = 0; i < n; i++)
     assert_non_null(existing[i] = nd_published_slice_new(objs[i]));
-  nd_pool_sync_compute(desired, (const nd_published_slice *const *)existing, n, "v1", always,
-                       out);
+  nd_pool_sync_compute(desired, existing, n, "v1", always, out);
   for (size_t i = 0; i < n; i++)
     nd_published_slice_free(existing[i]);
 }

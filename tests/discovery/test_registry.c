@@ -72,14 +72,23 @@ static void test_naming_and_batching(void **state) {
     if (strcmp(list[i]->id, "Cam_1") == 0)
       weird = list[i];
   snprintf(name_before, sizeof(name_before), "%s", weird->name);
-  /* an equal re-announcement changes nothing; a changed one is an update with the same name */
+  /* revisions: every device its own, none 0 */
+  uint64_t rev_before = weird->revision;
+  assert_true(rev_before != 0);
+  for (size_t i = 0; i < n; i++)
+    for (size_t j = i + 1; j < n; j++)
+      assert_true(list[i]->revision != list[j]->revision);
+  /* an equal re-announcement changes nothing (same revision); a changed one is an update with
+   * the same name and a new revision */
   assert_int_equal(nd_registry_upsert(r, dev("mqtt", "p", "Cam_1", "a", 0), &err), 0);
   spin(loop, 30);
   assert_int_equal(s.calls, 1);
+  assert_int_equal(nd_registry_find(r, "p", name_before)->revision, rev_before);
   assert_int_equal(nd_registry_upsert(r, dev("mqtt", "p", "Cam_1", "b", 0), &err), 0);
   spin(loop, 30);
   assert_int_equal(s.calls, 2);
   assert_int_equal(s.last_kind, ND_CHANGE_UPDATED);
+  assert_true(nd_registry_find(r, "p", name_before)->revision > rev_before);
   const nd_device *again = NULL;
   n = nd_registry_pool_devices(r, "p", &list);
   for (size_t i = 0; i < n; i++)
@@ -108,10 +117,13 @@ static void test_precedence(void **state) {
   assert_string_equal(nd_registry_find(r, "p", "d")->model, "from-mqtt");
   assert_int_equal(nd_registry_upsert(r, dev("static", "p", "d", "from-static", 0), &err), 0);
   assert_string_equal(nd_registry_find(r, "p", "d")->model, "from-static");
+  uint64_t static_rev = nd_registry_find(r, "p", "d")->revision;
   assert_int_equal(nd_registry_upsert(r, dev("mqtt", "p", "d", "mqtt-2", 0), &err), 0);
   assert_string_equal(nd_registry_find(r, "p", "d")->model, "from-static");
   nd_registry_remove(r, "static", "p", "d");
   assert_string_equal(nd_registry_find(r, "p", "d")->model, "mqtt-2");
+  /* another source's description is another revision (what is published changed) */
+  assert_true(nd_registry_find(r, "p", "d")->revision != static_rev);
   assert_int_equal(nd_registry_count(r), 1);
   nd_device *bogus = dev("mqtt", "p", "z", "m", 0);
   free(bogus->source);
