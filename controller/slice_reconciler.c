@@ -429,13 +429,12 @@ static void run_next(nd_reconciler *rc) {
       if (asprintf(&path, "%s/%s", rc->collection, esc) < 0)
         abort();
     }
-    /* the queue holds bodies as text; only the one in flight is a tree */
-    cleanup_json json_t *body = json_loads(op->body, 0, NULL);
-    if (path == NULL || body == NULL)
+    if (path == NULL)
       abort();
     cleanup_error nd_error_t err = NULL;
-    rc->in_flight = true;
-    if (nd_k8s_request_async(rc->k8s, method, path, body, NULL, on_write_done, rc, &err) == 0)
+    rc->in_flight = true; /* the queue holds bodies as text, and they are sent as they are */
+    if (nd_k8s_request_text_async(rc->k8s, method, path, op->body, NULL, on_write_done, rc,
+                                  &err) == 0)
       return;
     rc->in_flight = false;
     ND_LOG_WARN("reconciler", "request_failed", ND_KV_S("slice", op->name),

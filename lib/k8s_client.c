@@ -284,11 +284,24 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
   return len;
 }
 
+/* The compact JSON text of body into *text (NULL when body is NULL). */
+static int body_text(const json_t *body, char **text, nd_error_t *err) {
+  *text = NULL;
+  if (body != NULL && (*text = json_dumps(body, JSON_COMPACT)) == NULL)
+    return nd_error_make(err, EINVAL, "serialising request body");
+  return 0;
+}
+
+/* owned_body: the request body text, owned by the request from here on (also on failure), or
+ * NULL. */
 static request *request_new(nd_k8s_client *c, const char *method, const char *path,
-                            const json_t *body, const char *content_type, nd_error_t *err) {
+                            char *owned_body, const char *content_type, nd_error_t *err) {
   request *r = calloc(1, sizeof(*r));
-  if (r == NULL)
+  if (r == NULL) {
+    free(owned_body);
     return nd_error_make(err, ENOMEM, "allocating request"), NULL;
+  }
+  r->body_out = owned_body;
   r->c = c;
   r->easy = curl_easy_init();
   cleanup_free char *url = NULL;
@@ -344,15 +357,7 @@ static request *request_new(nd_k8s_client *c, const char *method, const char *pa
   pthread_mutex_unlock(&c->lock);
   explicit_bzero(hdr, sizeof(hdr));
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, r->headers);
-  if (body) {
-    if (content_type && strstr(content_type, "yaml"))
-      r->body_out = json_dumps(body, JSON_COMPACT); /* JSON is YAML */
-    else
-      r->body_out = json_dumps(body, JSON_COMPACT);
-    if (r->body_out == NULL) {
-      request_free(r);
-      return nd_error_make(err, EINVAL, "serialising request body"), NULL;
-    }
+  if (r->body_out) { /* JSON, also for apply-patch+yaml: JSON is YAML */
     curl_easy_setopt(e, CURLOPT_POSTFIELDS, r->body_out);
     curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE, (long)strlen(r->body_out));
   }
@@ -426,7 +431,10 @@ int nd_k8s_request(nd_k8s_client *c, const char *method, const char *path, const
       break;
     usleep((useconds_t)(wait * 1000));
   }
-  request *r = request_new(c, method, path, body, content_type, err);
+  char *text = NULL;
+  if (body_text(body, &text, err) < 0)
+    return nd_error_wrap(err, "%s %s", method, path);
+  request *r = request_new(c, method, path, text, content_type, err);
   if (r == NULL)
     return -1;
   curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
@@ -604,12 +612,15 @@ static int submit(nd_k8s_client *c, request *r, nd_error_t *err) {
   return 0;
 }
 
-int nd_k8s_request_async(nd_k8s_client *c, const char *method, const char *path,
-                         const json_t *body, const char *content_type, nd_k8s_done_cb done,
+/* owned_body is the request's from here on. */
+static int request_async(nd_k8s_client *c, const char *method, const char *path,
+                         char *owned_body, const char *content_type, nd_k8s_done_cb done,
                          void *data, nd_error_t *err) {
-  if (c->multi == NULL)
+  if (c->multi == NULL) {
+    free(owned_body);
     return nd_error_make(err, EINVAL, "REST client has no event loop: async calls need one");
-  request *r = request_new(c, method, path, body, content_type, err);
+  }
+  request *r = request_new(c, method, path, owned_body, content_type, err);
   if (r == NULL)
     return nd_error_wrap(err, "%s %s", method, path);
   curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
@@ -621,6 +632,25 @@ int nd_k8s_request_async(nd_k8s_client *c, const char *method, const char *path,
   }
   return 0;
 }
+
+int nd_k8s_request_async(nd_k8s_client *c, const char *method, const char *path,
+                         const json_t *body, const char *content_type, nd_k8s_done_cb done,
+                         void *data, nd_error_t *err) {
+  char *text = NULL;
+  if (body_text(body, &text, err) < 0)
+    return nd_error_wrap(err, "%s %s", method, path);
+  return request_async(c, method, path, text, content_type, done, data, err);
+}
+
+int nd_k8s_request_text_async(nd_k8s_client *c, const char *method, const char *path,
+                              const char *body, const char *content_type, nd_k8s_done_cb done,
+                              void *data, nd_error_t *err) {
+  char *text = NULL;
+  if (body != NULL && (text = strdup(body)) == NULL)
+    return nd_error_make(err, ENOMEM, "%s %s: copying the request body", method, path);
+  return request_async(c, method, path, text, content_type, done, data, err);
+}
+
 
 nd_k8s_stream *nd_k8s_stream_start(nd_k8s_client *c, const char *path, nd_k8s_data_cb on_data,
                                    nd_k8s_done_cb done, void *user, nd_error_t *err) {

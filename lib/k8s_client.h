@@ -61,6 +61,11 @@ typedef void (*nd_k8s_done_cb)(nd_k8s_client *c, nd_k8s_result *r, void *data);
 int nd_k8s_request_async(nd_k8s_client *c, const char *method, const char *path,
                          const json_t *body, const char *content_type, nd_k8s_done_cb done,
                          void *data, nd_error_t *err);
+/* The same with the body given as JSON text (copied), for callers that keep bodies as text:
+ * no parse and serialise again. */
+int nd_k8s_request_text_async(nd_k8s_client *c, const char *method, const char *path,
+                              const char *body, const char *content_type, nd_k8s_done_cb done,
+                              void *data, nd_error_t *err);
 
 /* Synchronous list with pagination: follows metadata.continue (limit per page) and returns
  * one List object whose items hold every page; resource_version gets the list's RV. */

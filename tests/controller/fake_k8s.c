@@ -4,6 +4,7 @@
  * arrive asynchronously (on a later loop iteration), as with the real client. */
 #include "fake_k8s.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,6 +389,17 @@ int nd_k8s_request_async(nd_k8s_client *c, const char *method, const char *path,
   p->data = data;
   p->timer = nd_loop_add_timer(c->loop, 2, 0, complete, p, err);
   return p->timer ? 0 : -1;
+}
+
+int nd_k8s_request_text_async(nd_k8s_client *c, const char *method, const char *path,
+                              const char *body, const char *content_type, nd_k8s_done_cb done,
+                              void *data, nd_error_t *err) {
+  json_t *tree = NULL;
+  if (body != NULL && (tree = json_loads(body, 0, NULL)) == NULL)
+    return nd_error_make(err, EINVAL, "fake: request body is not JSON");
+  int rc = nd_k8s_request_async(c, method, path, tree, content_type, done, data, err);
+  json_decref(tree);
+  return rc;
 }
 
 int nd_k8s_request(nd_k8s_client *c, const char *method, const char *path, const json_t *body,
