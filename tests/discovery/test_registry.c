@@ -107,6 +107,57 @@ static void test_naming_and_batching(void **state) {
   nd_loop_free(loop);
 }
 
+/* The pool's sorted view, built once and then kept up to date per change: after every step of
+ * adds, changed and equal re-announcements, second sources and removals it is exactly the
+ * effective devices in name order. */
+static void assert_view(nd_registry *r, const char *pool_name, size_t want) {
+  const nd_device **list;
+  size_t n = nd_registry_pool_devices(r, pool_name, &list);
+  assert_int_equal(n, want);
+  for (size_t i = 0; i < n; i++) {
+    assert_ptr_equal(list[i], nd_registry_find(r, pool_name, list[i]->name));
+    if (i > 0)
+      assert_true(strcmp(list[i - 1]->name, list[i]->name) < 0);
+  }
+}
+
+static void test_sorted_view(void **state) {
+  cleanup_error nd_error_t err = NULL;
+  nd_loop *loop = nd_loop_new(&err);
+  nd_registry *r = nd_registry_new(loop, NULL, &err);
+  assert_view(r, "p", 0);
+  for (unsigned step = 0; step < 600; step++) {
+    unsigned k = (step * 37u + 11u) % 97u; /* visits the ids in a scrambled order */
+    char id[16];
+    snprintf(id, sizeof(id), "d-%u", k);
+    switch (step % 5) {
+    case 0:
+    case 1: /* announced: new, changed or equal */
+      assert_int_equal(nd_registry_upsert(r, dev("mqtt", "p", id, step % 2 ? "a" : "b", 0), &err), 0);
+      break;
+    case 2: /* a second source for the same device: the effective device changes */
+      assert_int_equal(nd_registry_upsert(r, dev("static", "p", id, "s", 0), &err), 0);
+      break;
+    case 3: /* the static one goes: the mqtt one, if any, is effective again */
+      nd_registry_remove(r, "static", "p", id);
+      break;
+    default: /* every source goes */
+      nd_registry_remove(r, "static", "p", id);
+      nd_registry_remove(r, "mqtt", "p", id);
+      break;
+    }
+    size_t live = 0;
+    for (unsigned i = 0; i < 97; i++) {
+      char name[16];
+      snprintf(name, sizeof(name), "d-%u", i);
+      live += nd_registry_find(r, "p", name) != NULL;
+    }
+    assert_view(r, "p", live);
+  }
+  nd_registry_free(r);
+  nd_loop_free(loop);
+}
+
 static void test_precedence(void **state) {
   cleanup_error nd_error_t err = NULL;
   nd_loop *loop = nd_loop_new(&err);
@@ -182,6 +233,7 @@ static void test_bounds(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_naming_and_batching),
+      cmocka_unit_test(test_sorted_view),
       cmocka_unit_test(test_precedence),
       cmocka_unit_test(test_health_lifecycle),
       cmocka_unit_test(test_bounds),
