@@ -15,7 +15,7 @@ typedef struct {
 
 struct nd_published_index {
   entry *entries;
-  size_t n;
+  size_t n, cap;
 };
 
 nd_published_index *nd_published_index_new(void) {
@@ -43,27 +43,79 @@ static int cmp_entry(const void *a, const void *b) {
   return cmp_key(x->pool, x->device, y->pool, y->device);
 }
 
+static void reserve(nd_published_index *ix, size_t n) {
+  if (n <= ix->cap)
+    return;
+  size_t cap = ix->cap ? ix->cap : 64;
+  while (cap < n)
+    cap *= 2;
+  entry *e = realloc(ix->entries, cap * sizeof(*e));
+  if (e == NULL)
+    abort();
+  ix->entries = e;
+  ix->cap = cap;
+}
+
+/* The entries of slice s, appended at out (room for s->n_devices); returns how many. */
+static size_t slice_entries(const nd_published_slice *s, const char *driver, entry *out) {
+  int number = (int)nd_slice_number(driver, s->pool, s->name);
+  size_t k = 0;
+  for (const char *d = nd_published_slice_next_device(s, NULL); d != NULL;
+       d = nd_published_slice_next_device(s, d))
+    out[k++] = (entry){.pool = s->pool,
+                       .device = d,
+                       .pub = {.slice = number, .taints = nd_published_slice_taints(s, d)}};
+  return k;
+}
+
 void nd_published_index_build(nd_published_index *ix, const nd_published_slice *const *slices,
                               size_t n_slices, const char *driver) {
-  free(ix->entries);
   size_t total = 0;
   for (size_t i = 0; i < n_slices; i++)
     total += slices[i]->n_devices;
-  ix->entries = calloc(total + 1, sizeof(*ix->entries));
-  if (ix->entries == NULL)
-    abort();
+  reserve(ix, total + 1);
   size_t k = 0;
-  for (size_t i = 0; i < n_slices; i++) {
-    const nd_published_slice *s = slices[i];
-    int number = (int)nd_slice_number(driver, s->pool, s->name);
-    for (const char *d = nd_published_slice_next_device(s, NULL); d != NULL;
-         d = nd_published_slice_next_device(s, d))
-      ix->entries[k++] = (entry){.pool = s->pool,
-                                 .device = d,
-                                 .pub = {.slice = number, .taints = nd_published_slice_taints(s, d)}};
-  }
+  for (size_t i = 0; i < n_slices; i++)
+    k += slice_entries(slices[i], driver, ix->entries + k);
   ix->n = k;
   qsort(ix->entries, ix->n, sizeof(*ix->entries), cmp_entry);
+}
+
+/* Is the name pointer d one of slice s's (its entries borrow them)? */
+static bool borrowed_from(const nd_published_slice *s, const char *d) {
+  return d >= s->device_names && d < s->device_names + s->device_names_len;
+}
+
+void nd_published_index_replace(nd_published_index *ix, const nd_published_slice *old,
+                                const nd_published_slice *fresh, const char *driver) {
+  /* drop old's entries (told apart from another slice's entry of the same name, during a
+   * move, by the memory their names are borrowed from), keeping the order */
+  if (old != NULL && old->n_devices > 0) {
+    size_t k = 0;
+    for (size_t i = 0; i < ix->n; i++)
+      if (!(ix->entries[i].pool == old->pool && borrowed_from(old, ix->entries[i].device)))
+        ix->entries[k++] = ix->entries[i];
+    ix->n = k;
+  }
+  if (fresh == NULL || fresh->n_devices == 0)
+    return;
+  /* merge fresh's entries (sorted) in from the back */
+  size_t m = fresh->n_devices;
+  entry *add = calloc(m, sizeof(*add));
+  if (add == NULL)
+    abort();
+  m = slice_entries(fresh, driver, add);
+  qsort(add, m, sizeof(*add), cmp_entry);
+  reserve(ix, ix->n + m);
+  size_t i = ix->n, j = m, k = ix->n + m;
+  while (j > 0) {
+    if (i > 0 && cmp_entry(&ix->entries[i - 1], &add[j - 1]) > 0)
+      ix->entries[--k] = ix->entries[--i];
+    else
+      ix->entries[--k] = add[--j];
+  }
+  ix->n += m;
+  free(add);
 }
 
 const nd_published_device *nd_published_index_find(const nd_published_index *ix,

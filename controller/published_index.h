@@ -25,6 +25,11 @@ void nd_published_index_free(nd_published_index *ix);
 /* Replace the contents with the devices of `slices`. */
 void nd_published_index_build(nd_published_index *ix, const nd_published_slice *const *slices,
                               size_t n_slices, const char *driver);
+/* One slice's summary changed: the entries of `old` (NULL: a new slice) are dropped and those of
+ * `fresh` (NULL: the slice is gone) added, in one pass over the index (no sort of all of it, as
+ * a build does). Call it before `old` is freed. */
+void nd_published_index_replace(nd_published_index *ix, const nd_published_slice *old,
+                                const nd_published_slice *fresh, const char *driver);
 /* The published state of pool/device, or NULL when no slice publishes it. */
 const nd_published_device *nd_published_index_find(const nd_published_index *ix,
                                                    const char *pool, const char *device);

@@ -105,8 +105,9 @@ static bool cache_put(nd_reconciler *rc, const json_t *obj) {
     nd_published_slice_free(fresh);
     return false;
   }
+  if (!rc->index_stale) /* one slice's entries, not a rebuild of every device's */
+    nd_published_index_replace(rc->index, old, fresh, rc->driver);
   nd_published_slice_free(nd_strmap_put(rc->cache, name, fresh));
-  rc->index_stale = true;
   return true;
 }
 
@@ -116,8 +117,9 @@ static bool cache_del(nd_reconciler *rc, const char *name, const char *rv) {
     return false;
   if (rv != NULL && rv_cmp(rv, old->resource_version) < 0)
     return false; /* we already hold a newer incarnation */
+  if (!rc->index_stale)
+    nd_published_index_replace(rc->index, old, NULL, rc->driver);
   nd_published_slice_free(nd_strmap_del(rc->cache, name));
-  rc->index_stale = true;
   return true;
 }
 

@@ -147,6 +147,99 @@ static void test_summary(void **state) {
   assert_null(nd_published_slice_new(json_object_get(obj, "spec"))); /* not an object */
 }
 
+/* A summary of slice number `number` of pool `pool` publishing the devices named in `devs`
+ * (space separated). */
+static nd_published_slice *summary_of(const char *pool, int number, const char *devs) {
+  char name[64], spec[1024];
+  snprintf(name, sizeof(name), "netdra.dev-%s-%d", pool, number);
+  int n = snprintf(spec, sizeof(spec), "{\"driver\":\"netdra.dev\",\"pool\":{\"name\":\"%s\","
+                   "\"generation\":1,\"resourceSliceCount\":3},\"allNodes\":true,\"devices\":[", pool);
+  char copy[256];
+  snprintf(copy, sizeof(copy), "%s", devs);
+  const char *sep = "";
+  for (char *save = NULL, *d = strtok_r(copy, " ", &save); d; d = strtok_r(NULL, " ", &save)) {
+    n += snprintf(spec + n, sizeof(spec) - (size_t)n, "%s{\"name\":\"%s\"}", sep, d);
+    sep = ",";
+  }
+  snprintf(spec + n, sizeof(spec) - (size_t)n, "]}");
+  cleanup_json json_t *obj = object_with(name, "1", spec);
+  nd_published_slice *sl = nd_published_slice_new(obj);
+  assert_non_null(sl);
+  return sl;
+}
+
+/* The index kept up to date one slice at a time answers every lookup as an index built from
+ * scratch over the same slices: a slice grown, shrunk, added, removed, a device moving between
+ * slices (published by both for a while), two pools with the same device names. */
+static void assert_same_answers(nd_published_index *kept, nd_published_slice *const *live,
+                                size_t n) {
+  nd_published_index *fresh = nd_published_index_new();
+  nd_published_index_build(fresh, (const nd_published_slice *const *)live, n, "netdra.dev");
+  static const char *const pools[] = {"lab", "yard"};
+  for (size_t p = 0; p < 2; p++)
+    for (int i = 0; i < 12; i++) {
+      char dev[16];
+      snprintf(dev, sizeof(dev), "d-%02d", i);
+      const nd_published_device *a = nd_published_index_find(kept, pools[p], dev);
+      const nd_published_device *b = nd_published_index_find(fresh, pools[p], dev);
+      assert_int_equal(a == NULL, b == NULL);
+      if (a != NULL && b != NULL && a->slice != b->slice) {
+        /* a device published by two slices (a move): either answer, but from a live slice */
+        bool a_live = false;
+        for (size_t k = 0; k < n; k++)
+          a_live |= live[k]->generation == 1 && nd_slice_number("netdra.dev", pools[p], live[k]->name) == a->slice;
+        assert_true(a_live);
+      }
+    }
+  nd_published_index_free(fresh);
+}
+
+static void test_index_replace(void **state) {
+  nd_published_slice *live[4] = {summary_of("lab", 0, "d-00 d-01 d-02"),
+                                 summary_of("lab", 1, "d-03 d-04"),
+                                 summary_of("yard", 0, "d-00 d-05")};
+  size_t n = 3;
+  nd_published_index *ix = nd_published_index_new();
+  nd_published_index_build(ix, (const nd_published_slice *const *)live, n, "netdra.dev");
+  assert_same_answers(ix, live, n);
+  struct {
+    size_t at; /* which live slot; == n: a new slice */
+    const char *pool;
+    int number;
+    const char *devs; /* NULL: the slice is deleted */
+  } steps[] = {
+      {1, "lab", 1, "d-03 d-04 d-06"},      /* grown (an announcement) */
+      {0, "lab", 0, "d-00 d-02"},           /* shrunk */
+      {3, "lab", 2, "d-07 d-08"},           /* a new slice */
+      {2, "yard", 0, "d-00 d-01 d-05 d-09"}, /* the other pool, same names as lab's */
+      {3, "lab", 2, "d-07 d-08 d-04"},      /* d-04 moving: published by slices 1 and 2 */
+      {1, "lab", 1, "d-03 d-06"},           /* ... and gone from slice 1 */
+      {0, "lab", 0, NULL},                  /* a slice deleted */
+  };
+  for (size_t i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+    nd_published_slice *old = steps[i].at < n ? live[steps[i].at] : NULL;
+    nd_published_slice *fresh =
+        steps[i].devs ? summary_of(steps[i].pool, steps[i].number, steps[i].devs) : NULL;
+    nd_published_index_replace(ix, old, fresh, "netdra.dev");
+    nd_published_slice_free(old);
+    if (fresh != NULL) {
+      live[steps[i].at] = fresh;
+      if (steps[i].at == n)
+        n++;
+    } else {
+      live[steps[i].at] = live[n - 1];
+      n--;
+    }
+    assert_same_answers(ix, live, n);
+  }
+  assert_null(nd_published_index_find(ix, "lab", "d-00")); /* its slice was deleted */
+  assert_int_equal(nd_published_index_find(ix, "lab", "d-04")->slice, 2);
+  assert_int_equal(nd_published_index_find(ix, "yard", "d-09")->slice, 0);
+  for (size_t i = 0; i < n; i++)
+    nd_published_slice_free(live[i]);
+  nd_published_index_free(ix);
+}
+
 /* Through the planner and the pool sync: a plan equal to what is published (with another
  * taint time: the published one is kept) writes nothing; one changed field writes that slice
  * with the published metadata and taint time; a gone pool deletes with preconditions. */
@@ -321,6 +414,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_digest_strictness),
       cmocka_unit_test(test_summary),
+      cmocka_unit_test(test_index_replace),
       cmocka_unit_test(test_sync_by_digest),
       cmocka_unit_test(test_unchanged_by_fingerprint),
   };
