@@ -157,9 +157,9 @@ static size_t published_keys(const nd_device *d) {
 /* What the API server would reject in this device, checked without rendering it (so that one
  * bad device is left out instead of failing its whole slice). */
 static int check_device(const nd_device *d, nd_error_t *err) {
-  char what[160];
-  snprintf(what, sizeof(what), "device %s/%s: name", d->pool, d->id);
-  if (d->name == NULL || nd_name_validate(ND_NAME_DNS_LABEL, what, d->name, err) < 0)
+  /* the device is named in an error only when there is one (this runs for every device of a
+   * pool each time the pool is planned) */
+  if (d->name == NULL || nd_name_validate(ND_NAME_DNS_LABEL, "name", d->name, NULL) < 0)
     return nd_error_make(err, EINVAL, "device %s/%s: no valid name", d->pool, d->id);
   own_attr own[6];
   size_t n_own = own_attrs(d, own);
@@ -175,18 +175,16 @@ static int check_device(const nd_device *d, nd_error_t *err) {
                            d->pool, d->id, ref);
   }
   for (size_t i = 0; i < d->n_attrs; i++) {
-    snprintf(what, sizeof(what), "device %s/%s: attribute", d->pool, d->id);
-    if (nd_name_validate(ND_NAME_ATTRIBUTE_KEY, what, d->attrs[i].name, err) < 0)
-      return -1;
+    if (nd_name_validate(ND_NAME_ATTRIBUTE_KEY, "attribute", d->attrs[i].name, err) < 0)
+      return nd_error_wrap(err, "device %s/%s", d->pool, d->id);
     if ((d->attrs[i].type == ND_ATTR_STRING || d->attrs[i].type == ND_ATTR_VERSION) &&
         (d->attrs[i].str == NULL || strlen(d->attrs[i].str) > 64))
       return nd_error_make(err, EINVAL, "device %s/%s: attribute %s: value missing or longer "
                            "than 64 characters", d->pool, d->id, d->attrs[i].name);
   }
   for (size_t i = 0; i < d->n_caps; i++) {
-    snprintf(what, sizeof(what), "device %s/%s: capacity", d->pool, d->id);
-    if (nd_name_validate(ND_NAME_ATTRIBUTE_KEY, what, d->caps[i].name, err) < 0)
-      return -1;
+    if (nd_name_validate(ND_NAME_ATTRIBUTE_KEY, "capacity", d->caps[i].name, err) < 0)
+      return nd_error_wrap(err, "device %s/%s", d->pool, d->id);
     cleanup_free char *q = nd_quantity_canonical(d->caps[i].quantity, err);
     if (q == NULL)
       return nd_error_wrap(err, "device %s/%s: capacity %s", d->pool, d->id, d->caps[i].name);
@@ -200,11 +198,10 @@ static int check_device(const nd_device *d, nd_error_t *err) {
       d->n_binding_failure_conditions > ND_MAX_BINDING_CONDITIONS)
     return nd_error_make(err, E2BIG, "device %s/%s: more than %d binding (failure) conditions",
                          d->pool, d->id, ND_MAX_BINDING_CONDITIONS);
-  for (size_t i = 0; i < d->n_node_reqs; i++) {
-    snprintf(what, sizeof(what), "device %s/%s: node selector key", d->pool, d->id);
-    if (nd_name_validate(ND_NAME_QUALIFIED_NAME, what, d->node_reqs[i].key, err) < 0)
-      return -1;
-  }
+  for (size_t i = 0; i < d->n_node_reqs; i++)
+    if (nd_name_validate(ND_NAME_QUALIFIED_NAME, "node selector key", d->node_reqs[i].key,
+                         err) < 0)
+      return nd_error_wrap(err, "device %s/%s", d->pool, d->id);
   return 0;
 }
 
