@@ -82,8 +82,9 @@ int nd_controller_plan(nd_reconciler *rc, const json_t *only, nd_planned_pool **
     if (taints == NULL || placement == NULL)
       abort();
     uint64_t by_health[3] = {0};
+    nd_published_walk published = nd_reconciler_published(rc, pool); /* devs: in name order */
     for (size_t i = 0; i < nd; i++) {
-      const nd_published_device *pub = nd_reconciler_published(rc, pool, devs[i]->name);
+      const nd_published_device *pub = nd_published_walk_find(&published, devs[i]->name);
       placement[i] = pub != NULL ? pub->slice : -1;
       taints[i] = nd_health_taints_decide(c->taints, pool, devs[i]->name, devs[i]->health,
                                           pub != NULL && published_taint(c, pub->taints), 0,

@@ -133,3 +133,29 @@ const nd_published_device *nd_published_index_find(const nd_published_index *ix,
   }
   return NULL;
 }
+
+nd_published_walk nd_published_index_walk(const nd_published_index *ix, const char *pool) {
+  size_t lo = 0, hi = ix->n; /* the first entry of the pool (or where it would be) */
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (strcmp(ix->entries[mid].pool, pool) < 0)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return (nd_published_walk){.ix = ix, .pool = pool, .at = lo};
+}
+
+const nd_published_device *nd_published_walk_find(nd_published_walk *w, const char *device) {
+  const nd_published_index *ix = w->ix;
+  while (w->at < ix->n) {
+    const entry *e = &ix->entries[w->at];
+    int c = cmp_key(e->pool, e->device, w->pool, device);
+    if (c == 0)
+      return &e->pub;
+    if (c > 0)
+      return NULL; /* past it: not published (the walk stays here for the next name) */
+    w->at++;
+  }
+  return NULL;
+}

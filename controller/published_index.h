@@ -34,4 +34,16 @@ void nd_published_index_replace(nd_published_index *ix, const nd_published_slice
 const nd_published_device *nd_published_index_find(const nd_published_index *ix,
                                                    const char *pool, const char *device);
 
+/* A walk of one pool's devices for a caller that asks in ascending name order (strcmp, the
+ * registry's order): each answer costs a step, not a search. */
+typedef struct {
+  const nd_published_index *ix;
+  const char *pool;
+  size_t at;
+} nd_published_walk;
+
+nd_published_walk nd_published_index_walk(const nd_published_index *ix, const char *pool);
+/* As nd_published_index_find(pool, device), for names asked in ascending order. */
+const nd_published_device *nd_published_walk_find(nd_published_walk *w, const char *device);
+
 #endif

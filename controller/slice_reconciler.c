@@ -146,8 +146,7 @@ static size_t cached_slices(const nd_reconciler *rc, const char *pool,
   return n;
 }
 
-const nd_published_device *nd_reconciler_published(const nd_reconciler *crc, const char *pool,
-                                                   const char *device) {
+nd_published_walk nd_reconciler_published(const nd_reconciler *crc, const char *pool) {
   nd_reconciler *rc = (nd_reconciler *)crc;
   if (rc->index_stale) {
     nd_published_slice **all = NULL;
@@ -156,7 +155,7 @@ const nd_published_device *nd_reconciler_published(const nd_reconciler *crc, con
     free(all);
     rc->index_stale = false;
   }
-  return nd_published_index_find(rc->index, pool, device);
+  return nd_published_index_walk(rc->index, pool);
 }
 
 /* ---- triggers -------------------------------------------------------------------------- */

@@ -78,9 +78,9 @@ bool nd_reconciler_idle(const nd_reconciler *rc);
 const nd_reconciler_stats *nd_reconciler_get_stats(const nd_reconciler *rc);
 size_t nd_reconciler_slice_count(const nd_reconciler *rc);
 
-/* Where pool/device is published now (its object and slice number), or NULL; used to keep
- * placement and adopt published taints. Valid until the loop runs again. */
-const nd_published_device *nd_reconciler_published(const nd_reconciler *rc, const char *pool,
-                                                   const char *device);
+/* A walk of where each device of `pool` is published now (slice number, taints), asked in
+ * ascending name order with nd_published_walk_find; used to keep placement and adopt
+ * published taints. Valid until the loop runs again. */
+nd_published_walk nd_reconciler_published(const nd_reconciler *rc, const char *pool);
 
 #endif

@@ -175,14 +175,17 @@ static void assert_same_answers(nd_published_index *kept, nd_published_slice *co
                                 size_t n) {
   nd_published_index *fresh = nd_published_index_new();
   nd_published_index_build(fresh, (const nd_published_slice *const *)live, n, "netdra.dev");
-  static const char *const pools[] = {"lab", "yard"};
-  for (size_t p = 0; p < 2; p++)
+  static const char *const pools[] = {"lab", "yard", "aaa", "zzz"};
+  for (size_t p = 0; p < 4; p++) {
+    nd_published_walk walk = nd_published_index_walk(kept, pools[p]);
     for (int i = 0; i < 12; i++) {
       char dev[16];
       snprintf(dev, sizeof(dev), "d-%02d", i);
       const nd_published_device *a = nd_published_index_find(kept, pools[p], dev);
       const nd_published_device *b = nd_published_index_find(fresh, pools[p], dev);
+      const nd_published_device *w = nd_published_walk_find(&walk, dev); /* ascending names */
       assert_int_equal(a == NULL, b == NULL);
+      assert_int_equal(w == NULL, b == NULL);
       if (a != NULL && b != NULL && a->slice != b->slice) {
         /* a device published by two slices (a move): either answer, but from a live slice */
         bool a_live = false;
@@ -191,6 +194,7 @@ static void assert_same_answers(nd_published_index *kept, nd_published_slice *co
         assert_true(a_live);
       }
     }
+  }
   nd_published_index_free(fresh);
 }
 
