@@ -55,7 +55,7 @@ for i in 0 1 2 3 4 5 6 7; do
 done
 "$build/controller/netdractl" prepare --socket "$work/plugins/dra.sock" "${args[@]}" >"$work/prepare.out" 2>&1 ||
   { echo "FAIL: prepare: $(cat "$work/prepare.out")"; tail -5 "$work/plugin.log"; exit 1; }
-exec $py - "$work" <<'PY'
+$py - "$work" <<'PY' # not exec: the EXIT trap must still stop the servers
 import glob, json, re, sys
 work = sys.argv[1]
 sys.path.insert(0, __import__("os").environ["NETDRA_SOURCE_DIR"] + "/tests/apiserver")

@@ -105,4 +105,4 @@ curl -s "$(cat "$work/node.ready")/_netdra/requests" >"$work/node.requests.json"
 
 helm="$("$src/scripts/get-helm.sh")/helm/helm"
 "$helm" template netdra "$src/deploy/helm/netdra" -n netdra --set controller.bindingConditions.enabled=true >"$work/rendered.yaml"
-exec $py "$src/tests/security/rbac_check.py" "$work"
+$py "$src/tests/security/rbac_check.py" "$work" # not exec: the EXIT trap must still run
