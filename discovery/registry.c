@@ -139,8 +139,8 @@ static void sorted_put(pool *p, const nd_device *d) {
     p->sorted[at] = d;
     return;
   }
-  if (p->n_sorted == p->cap_sorted) {
-    p->cap_sorted = p->cap_sorted ? p->cap_sorted * 2 : 16;
+  if (p->n_sorted == p->cap_sorted) { /* grows by an eighth: pools hold up to 100,000s */
+    p->cap_sorted = p->cap_sorted + p->cap_sorted / 8 + 16;
     p->sorted = realloc(p->sorted, p->cap_sorted * sizeof(*p->sorted));
     if (p->sorted == NULL)
       abort();
