@@ -28,6 +28,7 @@ struct nd_reconciler {
   nd_strmap *cache; /* name -> nd_published_slice (our driver's slices: summaries, not objects) */
   nd_published_index *index; /* devices of the cache, rebuilt lazily */
   bool index_stale;
+  size_t index_changes; /* slices replaced in the index since it was last read */
   json_t *dirty;  /* pool -> true: pools to plan in the next round */
   bool all_dirty; /* plan every pool in the next round */
   bool synced;
@@ -86,6 +87,22 @@ static int rv_cmp(const char *a, const char *b) {
 
 static void free_cached(void *slice) { nd_published_slice_free(slice); }
 
+/* Slices replaced in the index one by one between two reads of it; past that (a burst of
+ * writes, a first publication) the index is rebuilt once when next read instead. */
+#define INDEX_MAX_REPLACES 8
+
+/* A cached slice changes from old to fresh (either NULL): its entries in the published index
+ * are replaced (one merge pass), or the index is marked for a rebuild. */
+static void index_note(nd_reconciler *rc, const nd_published_slice *old,
+                       const nd_published_slice *fresh) {
+  if (rc->index_stale)
+    return;
+  if (++rc->index_changes > INDEX_MAX_REPLACES)
+    rc->index_stale = true;
+  else
+    nd_published_index_replace(rc->index, old, fresh, rc->driver);
+}
+
 /* Put (the summary of) a fresher object into the cache; true when the cache changed. */
 static bool cache_put(nd_reconciler *rc, const json_t *obj) {
   if (!ours(rc, obj))
@@ -105,8 +122,7 @@ static bool cache_put(nd_reconciler *rc, const json_t *obj) {
     nd_published_slice_free(fresh);
     return false;
   }
-  if (!rc->index_stale) /* one slice's entries, not a rebuild of every device's */
-    nd_published_index_replace(rc->index, old, fresh, rc->driver);
+  index_note(rc, old, fresh);
   nd_published_slice_free(nd_strmap_put(rc->cache, name, fresh));
   return true;
 }
@@ -117,8 +133,7 @@ static bool cache_del(nd_reconciler *rc, const char *name, const char *rv) {
     return false;
   if (rv != NULL && rv_cmp(rv, old->resource_version) < 0)
     return false; /* we already hold a newer incarnation */
-  if (!rc->index_stale)
-    nd_published_index_replace(rc->index, old, NULL, rc->driver);
+  index_note(rc, old, NULL);
   nd_published_slice_free(nd_strmap_del(rc->cache, name));
   return true;
 }
@@ -148,6 +163,7 @@ static size_t cached_slices(const nd_reconciler *rc, const char *pool,
 
 nd_published_walk nd_reconciler_published(const nd_reconciler *crc, const char *pool) {
   nd_reconciler *rc = (nd_reconciler *)crc;
+  rc->index_changes = 0;
   if (rc->index_stale) {
     nd_published_slice **all = NULL;
     size_t n = cached_slices(rc, NULL, &all);

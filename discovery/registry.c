@@ -45,6 +45,7 @@ typedef struct {
    * change (a sort of the pool per change cost 37 % of the controller's CPU at 10,000 devices) */
   const nd_device **sorted;
   size_t n_sorted, cap_sorted;
+  size_t shifted; /* insertions and removals in the view since it was last read */
 } pool;
 
 typedef struct {
@@ -129,6 +130,16 @@ static size_t sorted_position(const pool *p, const char *name, bool *found) {
   return lo;
 }
 
+/* Inserting into or removing from the view moves its tail; past this many before it is read
+ * again (a burst of new or gone devices) it is dropped and sorted afresh when next read. */
+#define SORTED_MAX_SHIFTS 32
+
+static void sorted_drop(pool *p) {
+  free(p->sorted);
+  p->sorted = NULL;
+  p->n_sorted = p->cap_sorted = 0;
+}
+
 /* The sorted view (when built) now holds d for its name: replaced, or inserted. */
 static void sorted_put(pool *p, const nd_device *d) {
   if (p->sorted == NULL)
@@ -137,6 +148,10 @@ static void sorted_put(pool *p, const nd_device *d) {
   size_t at = sorted_position(p, d->name, &found);
   if (found) {
     p->sorted[at] = d;
+    return;
+  }
+  if (++p->shifted > SORTED_MAX_SHIFTS) {
+    sorted_drop(p);
     return;
   }
   if (p->n_sorted == p->cap_sorted) { /* grows by an eighth: pools hold up to 100,000s */
@@ -156,6 +171,10 @@ static void sorted_del(pool *p, const char *name) {
   size_t at = p->sorted ? sorted_position(p, name, &found) : 0;
   if (p->sorted == NULL || !found)
     return;
+  if (++p->shifted > SORTED_MAX_SHIFTS) {
+    sorted_drop(p);
+    return;
+  }
   memmove(p->sorted + at, p->sorted + at + 1, (p->n_sorted - at - 1) * sizeof(*p->sorted));
   p->n_sorted--;
 }
@@ -547,6 +566,7 @@ size_t nd_registry_pool_devices(const nd_registry *cr, const char *pool_name,
     *devices = NULL;
     return 0;
   }
+  p->shifted = 0;
   if (p->sorted == NULL) {
     p->n_sorted = nd_strmap_size(p->by_id);
     p->cap_sorted = p->n_sorted + 1;

@@ -154,6 +154,20 @@ static void test_sorted_view(void **state) {
     }
     assert_view(r, "p", live);
   }
+  /* a burst without reads in between (the view is dropped and sorted again when read) */
+  size_t live = nd_registry_pool_devices(r, "p", &(const nd_device **){NULL});
+  for (unsigned k = 100; k < 160; k++) {
+    char id[16];
+    snprintf(id, sizeof(id), "n-%u", k);
+    assert_int_equal(nd_registry_upsert(r, dev("mqtt", "p", id, "a", 0), &err), 0);
+  }
+  assert_view(r, "p", live + 60);
+  for (unsigned k = 100; k < 150; k++) {
+    char id[16];
+    snprintf(id, sizeof(id), "n-%u", k);
+    assert_int_equal(nd_registry_remove(r, "mqtt", "p", id), 0);
+  }
+  assert_view(r, "p", live + 10);
   nd_registry_free(r);
   nd_loop_free(loop);
 }
