@@ -95,8 +95,6 @@ static bool same_spec(const json_t *spec, const nd_published_slice *existing) {
   return nd_spec_digest_equal(&d, &existing->digest);
 }
 
-/* Each planned slice is rendered, compared (by digest) and dropped, one at a time; those to
- * write are rendered again once the generation is known, and kept as text. */
 /* Is planned slice d at generation g unchanged from `existing`? Known without rendering when
  * its fingerprint is the one last found equal to `existing`; else rendered and compared, and
  * the fingerprint remembered when equal. */
@@ -104,7 +102,8 @@ static bool unchanged(const nd_planned_pool *desired, size_t d, nd_published_sli
                       int64_t g, nd_pool_sync *out) {
   nd_spec_digest fp;
   bool has_fp = nd_planned_slice_fingerprint(desired, d, g, &fp);
-  if (has_fp && existing->has_same_as_planned && nd_spec_digest_equal(&fp, &existing->same_as_planned)) {
+  if (has_fp && existing->has_same_as_planned &&
+      nd_spec_digest_equal(&fp, &existing->same_as_planned)) {
     out->n_unchanged_by_fingerprint++;
     return true;
   }
@@ -119,6 +118,9 @@ static bool unchanged(const nd_planned_pool *desired, size_t d, nd_published_sli
   return same;
 }
 
+/* Each planned slice is known unchanged by its fingerprint, or rendered, compared (by digest)
+ * and dropped, one at a time; those to write are rendered again once the generation is known,
+ * and kept as text. */
 void nd_pool_sync_compute(const nd_planned_pool *desired,
                           nd_published_slice *const *existing, size_t n_existing,
                           const char *api_version, bool always_bump, nd_pool_sync *out) {

@@ -26,7 +26,8 @@ struct nd_reconciler {
 
   nd_k8s_watch *watch;
   nd_strmap *cache; /* name -> nd_published_slice (our driver's slices: summaries, not objects) */
-  nd_published_index *index; /* devices of the cache, rebuilt lazily */
+  nd_published_index *index; /* devices of the cache: updated per changed slice, rebuilt
+                                when next read after a full relist or a burst */
   bool index_stale;
   size_t index_changes; /* slices replaced in the index since it was last read */
   json_t *dirty;  /* pool -> true: pools to plan in the next round */
