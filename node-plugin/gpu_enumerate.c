@@ -5,6 +5,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,6 +14,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "strmap.h"
 
 #define PCI_DEVICES "/sys/bus/pci/devices"
 
@@ -262,6 +264,58 @@ static int cmp_names(const void *a, const void *b) {
   return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* ---- what each PCI function is, remembered ------------------------------------------------- */
+
+/* A GPU's attach enumerates at every prepare, and a node has hundreds of PCI functions: their
+ * class and vendor (never changed while the function exists) are remembered per function
+ * directory, checked by the inode and mtime of its class file (one stat instead of two opens,
+ * reads and closes; a function removed and added again, or a test's rewritten file, has a new
+ * class file). The GPUs' own files (driver information, device nodes) are read every time. */
+typedef struct {
+  ino_t class_ino;
+  struct timespec class_mtime;
+  unsigned long cls, vendor;
+} pci_ids;
+
+static pthread_mutex_t pci_memo_lock = PTHREAD_MUTEX_INITIALIZER;
+static nd_strmap *pci_memo; /* function directory -> pci_ids (process lifetime) */
+
+static int read_pci_ids(const char *dev_dir, unsigned long *cls, unsigned long *vendor,
+                        nd_error_t *err) {
+  cleanup_free char *class_path = join(dev_dir, "class");
+  struct stat st;
+  bool have_stat = class_path != NULL && stat(class_path, &st) == 0;
+  if (have_stat) {
+    pthread_mutex_lock(&pci_memo_lock);
+    const pci_ids *m = pci_memo ? nd_strmap_get(pci_memo, dev_dir) : NULL;
+    bool hit = m != NULL && m->class_ino == st.st_ino &&
+               m->class_mtime.tv_sec == st.st_mtim.tv_sec &&
+               m->class_mtime.tv_nsec == st.st_mtim.tv_nsec;
+    if (hit) {
+      *cls = m->cls;
+      *vendor = m->vendor;
+    }
+    pthread_mutex_unlock(&pci_memo_lock);
+    if (hit)
+      return 0;
+  }
+  if (read_hex(dev_dir, "class", cls, err) < 0 || read_hex(dev_dir, "vendor", vendor, err) < 0)
+    return -1;
+  if (!have_stat)
+    return 0;
+  pci_ids *m = malloc(sizeof(*m));
+  if (m == NULL)
+    return 0; /* not remembered: read again next time */
+  *m = (pci_ids){.class_ino = st.st_ino, .class_mtime = st.st_mtim, .cls = *cls,
+                 .vendor = *vendor};
+  pthread_mutex_lock(&pci_memo_lock);
+  if (pci_memo == NULL)
+    pci_memo = nd_strmap_new();
+  free(nd_strmap_put(pci_memo, dev_dir, m));
+  pthread_mutex_unlock(&pci_memo_lock);
+  return 0;
+}
+
 int nd_gpu_enumerate(const char *root, nd_gpu_list *out, nd_error_t *err) {
   out->gpus = NULL;
   out->n = 0;
@@ -294,7 +348,7 @@ int nd_gpu_enumerate(const char *root, nd_gpu_list *out, nd_error_t *err) {
   for (size_t i = 0; i < n_names && rc == 0; i++) {
     cleanup_free char *dev_dir = join(dir, names[i]);
     unsigned long cls, vendor, device;
-    if (read_hex(dev_dir, "class", &cls, err) < 0 || read_hex(dev_dir, "vendor", &vendor, err) < 0) {
+    if (read_pci_ids(dev_dir, &cls, &vendor, err) < 0) {
       rc = -1;
       break;
     }

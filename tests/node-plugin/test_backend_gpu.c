@@ -273,6 +273,45 @@ static void test_own_device_nodes(void **st) {
   nd_attach_result_clear(&again);
 }
 
+/* What each PCI function is, remembered between enumerations (gpu_enumerate.c): a function
+ * whose class file is replaced is classified again, and a GPU's own driver files are read at
+ * every enumeration. */
+static void test_enumerate_again(void **st) {
+  char dir[] = "/tmp/nd-gpu-again-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  cleanup_free char *src = fake_root("nvidia");
+  char cmd[512];
+  snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/'", src, dir);
+  assert_int_equal(system(cmd), 0);
+  cleanup_error nd_error_t err = NULL;
+  nd_gpu_list l;
+  assert_int_equal(nd_gpu_enumerate(dir, &l, &err), 0);
+  assert_int_equal(l.n, 2);
+  assert_string_equal(l.gpus[0].primary_node, "/dev/nvidia0");
+  nd_gpu_list_clear(&l);
+  assert_int_equal(nd_gpu_enumerate(dir, &l, &err), 0); /* remembered: the same answer */
+  assert_int_equal(l.n, 2);
+  nd_gpu_list_clear(&l);
+  /* the first GPU's function now says it is a network controller (a new class file) */
+  char file[256];
+  snprintf(file, sizeof(file), "%s/sys/bus/pci/devices/0000:01:00.0/class", dir);
+  assert_int_equal(nd_write_file_atomic(file, "0x020000\n", 9, 0644, &err), 0);
+  assert_int_equal(nd_gpu_enumerate(dir, &l, &err), 0);
+  assert_int_equal(l.n, 1);
+  assert_string_equal(l.gpus[0].pci_address, "0000:81:00.0");
+  nd_gpu_list_clear(&l);
+  assert_int_equal(nd_write_file_atomic(file, "0x030200\n", 9, 0644, &err), 0);
+  /* the driver gave the first GPU another minor: read afresh */
+  snprintf(file, sizeof(file), "%s/proc/driver/nvidia/gpus/0000:01:00.0/information", dir);
+  const char *info = "Model: \t\t NVIDIA H100 80GB HBM3\nDevice Minor: \t 1\n";
+  assert_int_equal(nd_write_file_atomic(file, info, strlen(info), 0644, &err), 0);
+  assert_int_equal(nd_gpu_enumerate(dir, &l, &err), 0);
+  assert_int_equal(l.n, 2);
+  assert_string_equal(l.gpus[0].primary_node, "/dev/nvidia1");
+  nd_gpu_list_clear(&l);
+  assert_int_equal(nd_remove_tree(dir, &err), 0);
+}
+
 static void test_absent_gpu(void **st) {
   cleanup_free char *root = fake_root("amd");
   cleanup_json json_t *sdev = slice_device("nvidia", "gpu-0"); /* a GPU this node lacks */
@@ -298,6 +337,7 @@ int main(void) {
       cmocka_unit_test(test_enumerate_intel),   cmocka_unit_test(test_empty_and_bad_roots),
       cmocka_unit_test(test_slice_build),       cmocka_unit_test(test_vendor_cdi_ids),
       cmocka_unit_test(test_own_device_nodes),  cmocka_unit_test(test_absent_gpu),
+      cmocka_unit_test(test_enumerate_again),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
