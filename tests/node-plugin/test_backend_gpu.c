@@ -225,6 +225,43 @@ static void test_vendor_cdi_ids(void **st) {
   nd_attach_result_clear(&res);
 }
 
+/* Vendor specs are parsed once per version of their file: attaching again after the file
+ * changed uses the new version, and a spec that became malformed is no longer used. */
+static void test_vendor_spec_changes(void **st) {
+  char dir[] = "/tmp/nd-gpu-spec-XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  cleanup_free char *src = fake_root("nvidia");
+  char cmd[512];
+  snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/'", src, dir);
+  assert_int_equal(system(cmd), 0);
+  cleanup_json json_t *sdev = slice_device("nvidia", "gpu-0");
+  nd_attach_request req = {.claim_uid = "uid-g", .request = "gpu", .pool = "node-a",
+                           .device = "gpu-0", .slice_device = sdev, .node_name = "node-a",
+                           .dev_root = dir};
+  cleanup_error nd_error_t err = NULL;
+  for (int round = 0; round < 2; round++) { /* parsed, then remembered */
+    nd_attach_result res = {0};
+    assert_int_equal(nd_backend_gpu.attach(&req, &res, &err), 0);
+    assert_string_equal(res.vendor_cdi_id, "nvidia.com/gpu=0");
+    nd_attach_result_clear(&res);
+  }
+  char spec[256];
+  snprintf(spec, sizeof(spec), "%s/etc/cdi/nvidia.yaml", dir);
+  const char *renamed = "cdiVersion: 0.5.0\nkind: nvidia.com/gpu\ndevices:\n  - name: first\n"
+                        "    containerEdits:\n      deviceNodes:\n        - path: /dev/nvidia0\n";
+  assert_int_equal(nd_write_file_atomic(spec, renamed, strlen(renamed), 0644, &err), 0);
+  nd_attach_result res = {0};
+  assert_int_equal(nd_backend_gpu.attach(&req, &res, &err), 0);
+  assert_string_equal(res.vendor_cdi_id, "nvidia.com/gpu=first");
+  nd_attach_result_clear(&res);
+  assert_int_equal(nd_write_file_atomic(spec, "devices: [", 10, 0644, &err), 0);
+  assert_int_equal(nd_backend_gpu.attach(&req, &res, &err), 0);
+  assert_null(res.vendor_cdi_id); /* skipped with a warning: our own device nodes */
+  assert_non_null(res.edits);
+  nd_attach_result_clear(&res);
+  assert_int_equal(nd_remove_tree(dir, &err), 0);
+}
+
 static void test_own_device_nodes(void **st) {
   nd_attach_result res = {0};
   cleanup_error nd_error_t err = NULL;
@@ -337,7 +374,7 @@ int main(void) {
       cmocka_unit_test(test_enumerate_intel),   cmocka_unit_test(test_empty_and_bad_roots),
       cmocka_unit_test(test_slice_build),       cmocka_unit_test(test_vendor_cdi_ids),
       cmocka_unit_test(test_own_device_nodes),  cmocka_unit_test(test_absent_gpu),
-      cmocka_unit_test(test_enumerate_again),
+      cmocka_unit_test(test_enumerate_again),   cmocka_unit_test(test_vendor_spec_changes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
