@@ -460,11 +460,11 @@ static void remove_source_device(nd_registry *r, pool *p, dev_slot *s, int src, 
   s->by_source[src] = NULL;
   r->per_source[src]--;
   nd_device *after = effective(s);
-  nd_device_compact_free(gone, &r->storage);
-  if (after == NULL)
+  if (after == NULL) /* while gone, which the view may hold, can still be compared */
     sorted_del(p, s->name);
   else
     sorted_put(p, after);
+  nd_device_compact_free(gone, &r->storage);
   if (after == NULL) {
     ND_LOG_INFO("registry", "device-removed", ND_KV_S("pool", p->name), ND_KV_S("device", s->name));
     note_change(r, ND_CHANGE_REMOVED, p, s->name);
