@@ -29,7 +29,10 @@ struct nd_k8s_client {
   nd_loop *loop;
   fake_store *store;
   nd_k8s_stats stats;
+  unsigned latency_ms; /* of async answers; 0: the default 2 */
 };
+
+void fake_client_set_latency(nd_k8s_client *c, unsigned ms) { c->latency_ms = ms; }
 
 struct nd_k8s_watch {
   struct nd_k8s_watch *next;
@@ -387,7 +390,7 @@ int nd_k8s_request_async(nd_k8s_client *c, const char *method, const char *path,
   p->body = body ? json_deep_copy(body) : NULL;
   p->done = done;
   p->data = data;
-  p->timer = nd_loop_add_timer(c->loop, 2, 0, complete, p, err);
+  p->timer = nd_loop_add_timer(c->loop, c->latency_ms ? c->latency_ms : 2, 0, complete, p, err);
   return p->timer ? 0 : -1;
 }
 

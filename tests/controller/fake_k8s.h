@@ -28,5 +28,9 @@ json_t *fake_store_get(fake_store *s, const char *item_path);
 size_t fake_store_count(fake_store *s, const char *collection);
 /* A client whose answers are dropped from now on (a killed process). */
 void fake_client_kill(nd_k8s_client *c);
+/* Async answers of this client come after ms milliseconds (default 2): tests whose point is
+ * what happens while a write is in flight make it longer than a loop iteration can be on a
+ * loaded machine under the sanitizers. */
+void fake_client_set_latency(nd_k8s_client *c, unsigned ms);
 
 #endif

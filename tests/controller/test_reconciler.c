@@ -397,6 +397,10 @@ static void test_adaptive_debounce(void **state) {
   settle_arg a = {rc, store, 1};
   assert_true(run_until(loop, settled, &a, 3000));
   fake_store_clear_log(store);
+  /* writes stay in flight for 20 ms: longer than one loop iteration, even under the
+   * sanitizers on a loaded machine (with 2 ms a write could end between two changes of the
+   * stream below, which then counted as lone changes) */
+  fake_client_set_latency(f->k8s, 20);
 
   /* a lone change: written well within the 300 ms quiet window */
   w->devs[3].model = "lone";
