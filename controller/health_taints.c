@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "grow.h"
 #include "strmap.h"
 
 typedef struct {
@@ -73,16 +74,9 @@ static entry *slot_for(const pool_table *t, const char *name, uint32_t hash) {
 
 static uint32_t add_name(pool_table *t, const char *name) {
   size_t len = strlen(name) + 1;
-  if (t->names_len + len > t->names_cap) {
-    size_t cap = t->names_cap ? t->names_cap : 256;
-    while (t->names_len + len > cap)
-      cap *= 2;
-    char *names = realloc(t->names, cap);
-    if (names == NULL || cap > UINT32_MAX)
-      abort();
-    t->names = names;
-    t->names_cap = cap;
-  }
+  ND_GROW(t->names, t->names_cap, t->names_len + len, 256);
+  if (t->names_cap > UINT32_MAX) /* names are found by 32-bit offsets */
+    abort();
   memcpy(t->names + t->names_len, name, len);
   uint32_t off = (uint32_t)t->names_len;
   t->names_len += len;

@@ -19,6 +19,7 @@
 #include "cleanup.h"
 #include "device_compact.h"
 #include "discovery.h"
+#include "grow.h"
 #include "intern.h"
 #include "log.h"
 #include "slab.h"
@@ -180,12 +181,7 @@ static void sorted_del(pool *p, const char *name) {
 }
 
 static void note_change(nd_registry *r, nd_change_kind kind, pool *p, const char *name) {
-  if (r->n_pending == r->cap_pending) {
-    r->cap_pending = r->cap_pending ? r->cap_pending * 2 : 64;
-    r->pending = realloc(r->pending, r->cap_pending * sizeof(*r->pending));
-    if (r->pending == NULL)
-      abort();
-  }
+  ND_GROW(r->pending, r->cap_pending, r->n_pending + 1, 64);
   r->pending[r->n_pending++] = (pending_change){.kind = kind, .pool = strdup(p->name), .name = strdup(name)};
   if (!r->flush_scheduled) {
     r->flush_scheduled = true;
@@ -278,10 +274,7 @@ static void sweep(nd_loop *loop, nd_timer *t, void *data) {
           d->health_since_ms = now;
         } else if (d->health == ND_HEALTH_OFFLINE &&
                    now - d->health_since_ms > r->opts.offline_grace_ms) {
-          if (n_removals == cap) {
-            cap = cap ? cap * 2 : 16;
-            removals = realloc(removals, cap * sizeof(*removals));
-          }
+          ND_GROW(removals, cap, n_removals + 1, 16);
           removals[n_removals++] = (struct removal){.p = p, .id = strdup(id), .src = i};
           continue;
         }

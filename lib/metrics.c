@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 #define MAX_SERIES 10000
 
 typedef enum { M_COUNTER, M_GAUGE, M_HISTOGRAM, M_GAUGE_FN } metric_type;
@@ -241,14 +243,7 @@ static series *find_series(nd_metric *m, const char *const *values, bool create)
     m->reg->dropped++;
     return NULL;
   }
-  if (m->nseries == m->cap) {
-    size_t cap = m->cap ? m->cap * 2 : 4;
-    series *ns = realloc(m->series, cap * sizeof(*ns));
-    if (ns == NULL)
-      abort();
-    m->series = ns;
-    m->cap = cap;
-  }
+  ND_GROW(m->series, m->cap, m->nseries + 1, 4);
   series *s = &m->series[m->nseries++];
   memset(s, 0, sizeof(*s));
   s->values = calloc(m->nlabels + 1, sizeof(char *));

@@ -9,6 +9,8 @@
 #include <sanitizer/asan_interface.h>
 #include <stdlib.h>
 
+#include "grow.h"
+
 #define GRAIN 8 /* size classes and alignment: pointers and 64-bit integers */
 #define N_CLASSES (ND_SLAB_MAX / GRAIN)
 #define BLOCK_BYTES (64 * 1024)
@@ -50,13 +52,7 @@ void nd_slab_free(nd_slab *s) {
 static size_t class_of(size_t size) { return size == 0 ? 0 : (size - 1) / GRAIN; }
 
 static char *new_block(nd_slab *s) {
-  if (s->n_blocks == s->cap_blocks) {
-    s->cap_blocks = s->cap_blocks ? s->cap_blocks * 2 : 16;
-    void **blocks = realloc(s->blocks, s->cap_blocks * sizeof(*blocks));
-    if (blocks == NULL)
-      abort();
-    s->blocks = blocks;
-  }
+  ND_GROW(s->blocks, s->cap_blocks, s->n_blocks + 1, 16);
   char *block = aligned_alloc(GRAIN, BLOCK_BYTES);
   if (block == NULL)
     abort();

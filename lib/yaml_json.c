@@ -13,6 +13,7 @@
 #include <yaml.h>
 
 #include "cleanup.h"
+#include "grow.h"
 
 #define MAX_DEPTH 256
 #define MAX_NODES 1000000
@@ -582,11 +583,7 @@ json_t *nd_yaml_load_file(const char *path, nd_yaml_lines **lines, nd_error_t *e
     if (cap - len < 65536) {
       if (cap > (size_t)256 << 20)
         return nd_error_make(err, EFBIG, "%s: larger than 256 MiB", path), NULL;
-      cap = cap ? cap * 2 : 65536;
-      char *nb = realloc(buf, cap);
-      if (nb == NULL)
-        abort();
-      buf = nb;
+      ND_GROW(buf, cap, len + 65536, 65536);
     }
     size_t n = fread(buf + len, 1, cap - len, f);
     len += n;
@@ -608,16 +605,7 @@ typedef struct {
 
 static int write_cb(void *data, unsigned char *bytes, size_t size) {
   out_buf *o = data;
-  if (o->len + size + 1 > o->cap) {
-    size_t cap = o->cap ? o->cap : 256;
-    while (o->len + size + 1 > cap)
-      cap *= 2;
-    char *nb = realloc(o->buf, cap);
-    if (nb == NULL)
-      abort();
-    o->buf = nb;
-    o->cap = cap;
-  }
+  ND_GROW(o->buf, o->cap, o->len + size + 1, 256);
   memcpy(o->buf + o->len, bytes, size);
   o->len += size;
   o->buf[o->len] = '\0';

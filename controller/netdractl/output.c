@@ -2,6 +2,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "netdractl.h"
 #include "yaml_json.h"
 
@@ -18,10 +19,7 @@ ctl_table *ctl_table_new(size_t ncols, const char *const *header) {
 }
 
 void ctl_table_add(ctl_table *t, const char *const *cells) {
-  if (t->nrows == t->cap) {
-    t->cap = t->cap ? t->cap * 2 : 16;
-    t->cells = realloc(t->cells, t->cap * t->ncols * sizeof(char *));
-  }
+  t->cells = nd_grow(t->cells, &t->cap, t->nrows + 1, t->ncols * sizeof(char *), 16); /* rows */
   for (size_t c = 0; c < t->ncols; c++)
     t->cells[t->nrows * t->ncols + c] = strdup(cells[c] && *cells[c] ? cells[c] : "-");
   t->nrows++;

@@ -1,0 +1,47 @@
+/* test_grow.c: nd_grow (lib/grow.h): room for what is needed, capacity doubling from the first
+ * size, the array kept when it already has room, contents kept across growth. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "grow.h"
+
+static void test_grow(void **state) {
+  uint64_t *a = NULL;
+  size_t cap = 0;
+  ND_GROW(a, cap, 1, 4); /* from nothing: the first size */
+  assert_non_null(a);
+  assert_int_equal(cap, 4);
+  for (size_t i = 0; i < 1000; i++) {
+    uint64_t *before = a;
+    size_t cap_before = cap;
+    ND_GROW(a, cap, i + 1, 4);
+    assert_true(cap >= i + 1);
+    if (i + 1 <= cap_before) /* room already: the same array */
+      assert_ptr_equal(a, before);
+    else
+      assert_int_equal(cap, cap_before * 2);
+    a[i] = i * 7;
+  }
+  for (size_t i = 0; i < 1000; i++)
+    assert_int_equal(a[i], i * 7);
+  free(a);
+
+  /* bytes, a need far past the capacity: doubled as often as needed */
+  char *b = NULL;
+  size_t bcap = 0;
+  b = nd_grow(b, &bcap, 3000, 1, 256);
+  assert_int_equal(bcap, 4096);
+  memset(b, 'x', 3000);
+  free(b);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_grow)};
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
