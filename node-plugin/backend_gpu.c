@@ -13,7 +13,6 @@
  * Nothing is held, so detach has nothing to release. */
 #include <dirent.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,9 +22,9 @@
 #include "backend.h"
 #include "backend_edits.h"
 #include "cleanup.h"
+#include "file_memo.h"
 #include "gpu_enumerate.h"
 #include "log.h"
-#include "strmap.h"
 #include "yaml_json.h"
 
 #define PCI_BUS_ID_ATTR "resource.kubernetes.io/pciBusID"
@@ -103,23 +102,11 @@ static int cmp_names(const void *a, const void *b) {
 /* ---- vendor specs, parsed once per version of the file --------------------------------------- */
 
 /* A vendor's CDI spec (nvidia-ctk writes tens of KB of YAML) is parsed once per version of its
- * file (inode, size, mtime), not at every prepare. The parsed tree is shared read-only between
- * the workers (jansson's reference counts are atomic); a changed file is parsed again. */
-typedef struct {
-  ino_t ino;
-  off_t size;
-  struct timespec mtime;
-  json_t *spec;
-} parsed_spec;
+ * file (file_memo.h), not at every prepare. The parsed tree is shared read-only between the
+ * workers (jansson's reference counts are atomic); a changed file is parsed again. */
+static void release_spec(void *spec) { json_decref(spec); }
 
-static pthread_mutex_t spec_memo_lock = PTHREAD_MUTEX_INITIALIZER;
-static nd_strmap *spec_memo; /* path -> parsed_spec (process lifetime) */
-
-static void parsed_spec_free(void *v) {
-  parsed_spec *p = v;
-  json_decref(p->spec);
-  free(p);
-}
+static nd_file_memo spec_memo = ND_FILE_MEMO_INIT(release_spec); /* path -> json_t */
 
 static json_t *parse_spec_file(const char *path, nd_error_t *err) {
   if (has_suffix(path, ".json")) {
@@ -133,34 +120,21 @@ static json_t *parse_spec_file(const char *path, nd_error_t *err) {
   return json_incref(json_array_get(docs, 0));
 }
 
+static void take_spec(const void *spec, void *out) {
+  *(json_t **)out = json_incref((json_t *)spec);
+}
+
 /* The parsed spec of path (a reference the caller releases), or NULL with err. */
 static json_t *load_spec(const char *path, nd_error_t *err) {
   struct stat st;
   if (stat(path, &st) < 0)
     return nd_error_make(err, errno, "%s: %s", path, strerror(errno)), NULL;
-  pthread_mutex_lock(&spec_memo_lock);
-  const parsed_spec *m = spec_memo ? nd_strmap_get(spec_memo, path) : NULL;
-  json_t *spec = m != NULL && m->ino == st.st_ino && m->size == st.st_size &&
-                         m->mtime.tv_sec == st.st_mtim.tv_sec &&
-                         m->mtime.tv_nsec == st.st_mtim.tv_nsec
-                     ? json_incref(m->spec)
-                     : NULL;
-  pthread_mutex_unlock(&spec_memo_lock);
-  if (spec != NULL)
+  json_t *spec = NULL;
+  if (nd_file_memo_find(&spec_memo, path, &st, take_spec, &spec))
     return spec;
   spec = parse_spec_file(path, err);
-  parsed_spec *fresh = spec ? malloc(sizeof(*fresh)) : NULL;
-  if (fresh == NULL)
-    return spec; /* not remembered: parsed again next time */
-  *fresh = (parsed_spec){.ino = st.st_ino, .size = st.st_size, .mtime = st.st_mtim,
-                         .spec = json_incref(spec)};
-  pthread_mutex_lock(&spec_memo_lock);
-  if (spec_memo == NULL)
-    spec_memo = nd_strmap_new();
-  parsed_spec *old = nd_strmap_put(spec_memo, path, fresh);
-  pthread_mutex_unlock(&spec_memo_lock);
-  if (old != NULL)
-    parsed_spec_free(old);
+  if (spec != NULL)
+    nd_file_memo_keep(&spec_memo, path, &st, json_incref(spec));
   return spec;
 }
 

@@ -9,6 +9,7 @@ add_library(netdra_backends STATIC
             ${CMAKE_CURRENT_LIST_DIR}/backend_cxl_memory.c
             ${CMAKE_CURRENT_LIST_DIR}/backend_accelerator.c
             ${CMAKE_CURRENT_LIST_DIR}/backend_gpu.c
+            ${CMAKE_CURRENT_LIST_DIR}/file_memo.c
             ${CMAKE_CURRENT_LIST_DIR}/gpu_enumerate.c
             ${CMAKE_CURRENT_LIST_DIR}/gpu_slice.c)
 target_include_directories(netdra_backends PUBLIC ${CMAKE_CURRENT_LIST_DIR})

@@ -5,7 +5,6 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +13,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
-#include "strmap.h"
+#include "file_memo.h"
 
 #define PCI_DEVICES "/sys/bus/pci/devices"
 
@@ -268,51 +267,35 @@ static int cmp_names(const void *a, const void *b) {
 
 /* A GPU's attach enumerates at every prepare, and a node has hundreds of PCI functions: their
  * class and vendor (never changed while the function exists) are remembered per function
- * directory, checked by the inode and mtime of its class file (one stat instead of two opens,
+ * directory with the version of its class file (file_memo.h: one stat instead of two opens,
  * reads and closes; a function removed and added again, or a test's rewritten file, has a new
  * class file). The GPUs' own files (driver information, device nodes) are read every time. */
 typedef struct {
-  ino_t class_ino;
-  struct timespec class_mtime;
   unsigned long cls, vendor;
 } pci_ids;
 
-static pthread_mutex_t pci_memo_lock = PTHREAD_MUTEX_INITIALIZER;
-static nd_strmap *pci_memo; /* function directory -> pci_ids (process lifetime) */
+static nd_file_memo pci_memo = ND_FILE_MEMO_INIT(free); /* function directory -> pci_ids */
+
+static void copy_ids(const void *value, void *data) { *(pci_ids *)data = *(const pci_ids *)value; }
 
 static int read_pci_ids(const char *dev_dir, unsigned long *cls, unsigned long *vendor,
                         nd_error_t *err) {
   cleanup_free char *class_path = join(dev_dir, "class");
   struct stat st;
   bool have_stat = class_path != NULL && stat(class_path, &st) == 0;
-  if (have_stat) {
-    pthread_mutex_lock(&pci_memo_lock);
-    const pci_ids *m = pci_memo ? nd_strmap_get(pci_memo, dev_dir) : NULL;
-    bool hit = m != NULL && m->class_ino == st.st_ino &&
-               m->class_mtime.tv_sec == st.st_mtim.tv_sec &&
-               m->class_mtime.tv_nsec == st.st_mtim.tv_nsec;
-    if (hit) {
-      *cls = m->cls;
-      *vendor = m->vendor;
-    }
-    pthread_mutex_unlock(&pci_memo_lock);
-    if (hit)
-      return 0;
+  pci_ids ids;
+  if (have_stat && nd_file_memo_find(&pci_memo, dev_dir, &st, copy_ids, &ids)) {
+    *cls = ids.cls;
+    *vendor = ids.vendor;
+    return 0;
   }
   if (read_hex(dev_dir, "class", cls, err) < 0 || read_hex(dev_dir, "vendor", vendor, err) < 0)
     return -1;
-  if (!have_stat)
-    return 0;
-  pci_ids *m = malloc(sizeof(*m));
-  if (m == NULL)
-    return 0; /* not remembered: read again next time */
-  *m = (pci_ids){.class_ino = st.st_ino, .class_mtime = st.st_mtim, .cls = *cls,
-                 .vendor = *vendor};
-  pthread_mutex_lock(&pci_memo_lock);
-  if (pci_memo == NULL)
-    pci_memo = nd_strmap_new();
-  free(nd_strmap_put(pci_memo, dev_dir, m));
-  pthread_mutex_unlock(&pci_memo_lock);
+  pci_ids *kept = have_stat ? malloc(sizeof(*kept)) : NULL;
+  if (kept != NULL) { /* else not remembered: read again next time */
+    *kept = (pci_ids){.cls = *cls, .vendor = *vendor};
+    nd_file_memo_keep(&pci_memo, dev_dir, &st, kept);
+  }
   return 0;
 }
 
