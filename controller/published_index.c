@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
 #include "slice_planner.h"
 
 typedef struct {
@@ -46,14 +47,7 @@ static int cmp_entry(const void *a, const void *b) {
 /* Room for n entries; it grows by an eighth (a changed slice adds at most 128 entries, and
  * 100,000 devices take 3.2 MB: doubling would hold up to as much again unused). */
 static void reserve(nd_published_index *ix, size_t n) {
-  if (n <= ix->cap)
-    return;
-  size_t cap = n + n / 8 + 128;
-  entry *e = realloc(ix->entries, cap * sizeof(*e));
-  if (e == NULL)
-    abort();
-  ix->entries = e;
-  ix->cap = cap;
+  ix->entries = nd_grow_gently(ix->entries, &ix->cap, n, sizeof(*ix->entries), 128);
 }
 
 /* The entries of slice s, appended at out (room for s->n_devices); returns how many. */

@@ -155,12 +155,8 @@ static void sorted_put(pool *p, const nd_device *d) {
     sorted_drop(p);
     return;
   }
-  if (p->n_sorted == p->cap_sorted) { /* grows by an eighth: pools hold up to 100,000s */
-    p->cap_sorted = p->cap_sorted + p->cap_sorted / 8 + 16;
-    p->sorted = realloc(p->sorted, p->cap_sorted * sizeof(*p->sorted));
-    if (p->sorted == NULL)
-      abort();
-  }
+  /* grows by an eighth: pools hold up to 100,000s */
+  p->sorted = nd_grow_gently(p->sorted, &p->cap_sorted, p->n_sorted + 1, sizeof(*p->sorted), 16);
   memmove(p->sorted + at + 1, p->sorted + at, (p->n_sorted - at) * sizeof(*p->sorted));
   p->sorted[at] = d;
   p->n_sorted++;

@@ -4,6 +4,17 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+/* arr reallocated to n elements (n >= need); aborts when that fails or overflows. */
+static void *resize(void *arr, size_t *cap, size_t n, size_t elem_size) {
+  if (elem_size != 0 && n > SIZE_MAX / elem_size)
+    abort();
+  void *grown = realloc(arr, n * elem_size);
+  if (grown == NULL)
+    abort();
+  *cap = n;
+  return grown;
+}
+
 void *nd_grow(void *arr, size_t *cap, size_t need, size_t elem_size, size_t first) {
   if (need <= *cap && arr != NULL)
     return arr;
@@ -13,11 +24,13 @@ void *nd_grow(void *arr, size_t *cap, size_t need, size_t elem_size, size_t firs
       abort();
     n *= 2;
   }
-  if (elem_size != 0 && n > SIZE_MAX / elem_size)
+  return resize(arr, cap, n, elem_size);
+}
+
+void *nd_grow_gently(void *arr, size_t *cap, size_t need, size_t elem_size, size_t slack) {
+  if (need <= *cap && arr != NULL)
+    return arr;
+  if (need > (SIZE_MAX - slack) / 9 * 8)
     abort();
-  void *grown = realloc(arr, n * elem_size);
-  if (grown == NULL)
-    abort();
-  *cap = n;
-  return grown;
+  return resize(arr, cap, need + need / 8 + slack, elem_size);
 }

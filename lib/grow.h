@@ -1,8 +1,9 @@
 /* grow.h: the one way arrays grow. Every growable array in netdra is a pointer, a count and a
  * capacity; nd_grow makes room for `need` elements, doubling the capacity (from `first`), and
  * aborts when memory is exhausted or the size overflows, as an allocation failure is not
- * recoverable in these daemons. Arrays that must not double (the controller's 100,000-entry
- * indexes grow by an eighth) size themselves. */
+ * recoverable in these daemons. nd_grow_gently grows by an eighth instead, for the arrays of
+ * 100,000s of entries (the controller's device indexes) that doubling would leave up to half
+ * unused. */
 #ifndef NETDRA_GROW_H
 #define NETDRA_GROW_H
 
@@ -11,6 +12,10 @@
 /* arr (NULL for none yet) with room for at least need elements of elem_size bytes; *cap is
  * updated. */
 void *nd_grow(void *arr, size_t *cap, size_t need, size_t elem_size, size_t first);
+
+/* arr with room for at least need elements, growing to need + need / 8 + slack when it must
+ * grow; *cap is updated. */
+void *nd_grow_gently(void *arr, size_t *cap, size_t need, size_t elem_size, size_t slack);
 
 /* ND_GROW(arr, cap, need, first): arr = nd_grow(arr, &cap, need, sizeof(*arr), first). */
 #define ND_GROW(arr, cap, need, first)                                                            \

@@ -1,5 +1,6 @@
-/* test_grow.c: nd_grow (lib/grow.h): room for what is needed, capacity doubling from the first
- * size, the array kept when it already has room, contents kept across growth. */
+/* test_grow.c: nd_grow and nd_grow_gently (lib/grow.h): room for what is needed, capacity
+ * doubling from the first size (or an eighth more), the array kept when it already has room,
+ * contents kept across growth. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -41,7 +42,26 @@ static void test_grow(void **state) {
   free(b);
 }
 
+/* nd_grow_gently: by an eighth of what is needed plus the slack, and only when needed */
+static void test_grow_gently(void **state) {
+  uint32_t *a = NULL;
+  size_t cap = 0;
+  a = nd_grow_gently(a, &cap, 800, sizeof(*a), 16);
+  assert_int_equal(cap, 800 + 100 + 16);
+  uint32_t *before = a;
+  a = nd_grow_gently(a, &cap, 916, sizeof(*a), 16);
+  assert_ptr_equal(a, before);
+  assert_int_equal(cap, 916);
+  for (uint32_t i = 0; i < 916; i++)
+    a[i] = i;
+  a = nd_grow_gently(a, &cap, 917, sizeof(*a), 16);
+  assert_int_equal(cap, 917 + 114 + 16);
+  for (uint32_t i = 0; i < 916; i++)
+    assert_int_equal(a[i], i);
+  free(a);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_grow)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_grow), cmocka_unit_test(test_grow_gently)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
