@@ -134,12 +134,12 @@ static bool key_in(const char *const *keys, size_t n, const char *key) {
   return false;
 }
 
-/* The attribute and capacity keys the device publishes, each once (the published maps keep
- * the first attribute and the last capacity of a name); stops counting past the limit. */
-static size_t published_keys(const nd_device *d) {
+/* The attribute and capacity keys the device publishes (own: its own attributes), each once
+ * (the published maps keep the first attribute and the last capacity of a name); stops
+ * counting past the limit. */
+static size_t published_keys(const nd_device *d, const own_attr *own, size_t n_own) {
   const char *keys[ND_DEVICE_MAX_KEYS + 1];
-  own_attr own[6];
-  size_t n = 0, n_own = own_attrs(d, own);
+  size_t n = 0;
   for (size_t i = 0; i < n_own; i++)
     keys[n++] = own[i].key;
   if (has_secret(d))
@@ -185,11 +185,11 @@ static int check_device(const nd_device *d, nd_error_t *err) {
   for (size_t i = 0; i < d->n_caps; i++) {
     if (nd_name_validate(ND_NAME_ATTRIBUTE_KEY, "capacity", d->caps[i].name, err) < 0)
       return nd_error_wrap(err, "device %s/%s", d->pool, d->id);
-    cleanup_free char *q = nd_quantity_canonical(d->caps[i].quantity, err);
-    if (q == NULL)
+    nd_quantity q; /* rendering writes its canonical form */
+    if (nd_quantity_parse(d->caps[i].quantity, &q, err) < 0)
       return nd_error_wrap(err, "device %s/%s: capacity %s", d->pool, d->id, d->caps[i].name);
   }
-  size_t keys = published_keys(d);
+  size_t keys = published_keys(d, own, n_own);
   if (keys > ND_DEVICE_MAX_KEYS)
     return nd_error_make(err, E2BIG,
                          "device %s/%s: more than %d attributes and capacities (the limit "

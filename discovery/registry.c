@@ -164,9 +164,11 @@ static void sorted_put(pool *p, const nd_device *d) {
 
 /* The sorted view (when built) no longer holds `name`. */
 static void sorted_del(pool *p, const char *name) {
+  if (p->sorted == NULL)
+    return;
   bool found;
-  size_t at = p->sorted ? sorted_position(p, name, &found) : 0;
-  if (p->sorted == NULL || !found)
+  size_t at = sorted_position(p, name, &found);
+  if (!found)
     return;
   if (++p->shifted > SORTED_MAX_SHIFTS) {
     sorted_drop(p);
