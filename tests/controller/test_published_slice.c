@@ -317,9 +317,11 @@ static void test_sync_by_digest(void **state) {
   nd_published_slice_free(existing);
 }
 
-/* One round of planning + pool sync over `ex`; returns its figures. */
-static nd_pool_sync sync_round(const nd_device *const *ptrs, const nd_device_taint *taints,
-                               size_t n, nd_published_slice *existing) {
+/* One round of planning + pool sync of the pool's one slice over `existing`: `compared` tells
+ * whether the slice was rendered and compared (else known unchanged by its fingerprint), `ops`
+ * how many writes it planned. */
+static void expect_round(const nd_device *const *ptrs, const nd_device_taint *taints, size_t n,
+                         nd_published_slice *existing, size_t compared, size_t ops) {
   static const nd_planner_options popts = {.driver = "netdra.dev"};
   nd_error_t err = NULL;
   nd_planned_pool p;
@@ -328,7 +330,10 @@ static nd_pool_sync sync_round(const nd_device *const *ptrs, const nd_device_tai
   nd_pool_sync s;
   nd_pool_sync_compute(&p, ex, 1, "v1", false, &s);
   nd_planned_pool_clear(&p);
-  return s;
+  assert_int_equal(s.n_compared, compared);
+  assert_int_equal(s.n_unchanged_by_fingerprint, 1 - compared);
+  assert_int_equal(s.n_ops, ops);
+  nd_pool_sync_clear(&s);
 }
 
 /* A summary remembers the fingerprint of the plan found equal to it: the next round with the
@@ -357,60 +362,35 @@ static void test_unchanged_by_fingerprint(void **state) {
   nd_published_slice *existing = nd_published_slice_new(obj);
 
   /* first round: rendered, found equal, fingerprint kept; second: not rendered */
-  nd_pool_sync s = sync_round(ptrs, taints, 2, existing);
-  assert_int_equal(s.n_ops, 0);
-  assert_int_equal(s.n_compared, 1);
-  assert_int_equal(s.n_unchanged_by_fingerprint, 0);
+  expect_round(ptrs, taints, 2, existing, 1, 0);
   assert_true(existing->has_same_as_planned);
-  nd_pool_sync_clear(&s);
-  s = sync_round(ptrs, taints, 2, existing);
-  assert_int_equal(s.n_ops, 0);
-  assert_int_equal(s.n_compared, 0);
-  assert_int_equal(s.n_unchanged_by_fingerprint, 1);
-  nd_pool_sync_clear(&s);
+  expect_round(ptrs, taints, 2, existing, 0, 0);
 
   /* a device changed (the registry gives it a new revision): rendered, written */
   mem.quantity = "65Gi";
   devs[0].revision = 13;
-  s = sync_round(ptrs, taints, 2, existing);
-  assert_int_equal(s.n_compared, 1);
-  assert_int_equal(s.n_ops, 1);
-  nd_pool_sync_clear(&s);
+  expect_round(ptrs, taints, 2, existing, 1, 1);
   /* announced back as it was, with yet another revision: rendered, equal again */
   mem.quantity = "64Gi";
   devs[0].revision = 14;
-  s = sync_round(ptrs, taints, 2, existing);
-  assert_int_equal(s.n_compared, 1);
-  assert_int_equal(s.n_ops, 0);
-  nd_pool_sync_clear(&s);
+  expect_round(ptrs, taints, 2, existing, 1, 0);
 
   /* a taint decided: rendered and written, though no revision moved */
   taints[1] = (nd_device_taint){.tainted = true, .since_wall_ms = 1764000000000ull};
-  s = sync_round(ptrs, taints, 2, existing);
-  assert_int_equal(s.n_compared, 1);
-  assert_int_equal(s.n_ops, 1);
-  nd_pool_sync_clear(&s);
+  expect_round(ptrs, taints, 2, existing, 1, 1);
   taints[1] = (nd_device_taint){0};
 
   /* a device without a registry revision is compared every round */
   devs[1].revision = 0;
-  for (int round = 0; round < 2; round++) {
-    s = sync_round(ptrs, taints, 2, existing);
-    assert_int_equal(s.n_compared, 1);
-    assert_int_equal(s.n_unchanged_by_fingerprint, 0);
-    assert_int_equal(s.n_ops, 0);
-    nd_pool_sync_clear(&s);
-  }
+  expect_round(ptrs, taints, 2, existing, 1, 0);
+  expect_round(ptrs, taints, 2, existing, 1, 0);
   devs[1].revision = 12;
 
   /* the same object summarised again (a watch event): no fingerprint, compared once */
   nd_published_slice_free(existing);
   existing = nd_published_slice_new(obj);
   assert_false(existing->has_same_as_planned);
-  s = sync_round(ptrs, taints, 2, existing);
-  assert_int_equal(s.n_compared, 1);
-  assert_int_equal(s.n_ops, 0);
-  nd_pool_sync_clear(&s);
+  expect_round(ptrs, taints, 2, existing, 1, 0);
   nd_published_slice_free(existing);
 }
 

@@ -37,6 +37,15 @@ static char *fake_root(const char *vendor) {
   return out;
 }
 
+/* A writable copy of a fake root in dir (a mkdtemp template), for tests that change it. */
+static void writable_fake_root(const char *vendor, char *dir) {
+  assert_non_null(mkdtemp(dir));
+  cleanup_free char *src = fake_root(vendor);
+  char cmd[512];
+  snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/'", src, dir);
+  assert_int_equal(system(cmd), 0);
+}
+
 /* Compare the enumerated device objects with the expected JSON text. */
 static void assert_devices(const char *vendor, const char *expected_text) {
   cleanup_free char *root = fake_root(vendor);
@@ -229,11 +238,7 @@ static void test_vendor_cdi_ids(void **st) {
  * changed uses the new version, and a spec that became malformed is no longer used. */
 static void test_vendor_spec_changes(void **st) {
   char dir[] = "/tmp/nd-gpu-spec-XXXXXX";
-  assert_non_null(mkdtemp(dir));
-  cleanup_free char *src = fake_root("nvidia");
-  char cmd[512];
-  snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/'", src, dir);
-  assert_int_equal(system(cmd), 0);
+  writable_fake_root("nvidia", dir);
   cleanup_json json_t *sdev = slice_device("nvidia", "gpu-0");
   nd_attach_request req = {.claim_uid = "uid-g", .request = "gpu", .pool = "node-a",
                            .device = "gpu-0", .slice_device = sdev, .node_name = "node-a",
@@ -315,11 +320,7 @@ static void test_own_device_nodes(void **st) {
  * every enumeration. */
 static void test_enumerate_again(void **st) {
   char dir[] = "/tmp/nd-gpu-again-XXXXXX";
-  assert_non_null(mkdtemp(dir));
-  cleanup_free char *src = fake_root("nvidia");
-  char cmd[512];
-  snprintf(cmd, sizeof(cmd), "cp -a '%s/.' '%s/'", src, dir);
-  assert_int_equal(system(cmd), 0);
+  writable_fake_root("nvidia", dir);
   cleanup_error nd_error_t err = NULL;
   nd_gpu_list l;
   assert_int_equal(nd_gpu_enumerate(dir, &l, &err), 0);
