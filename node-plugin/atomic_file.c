@@ -173,9 +173,13 @@ int nd_remove_tree(const char *path, nd_error_t *err) {
       if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
         continue;
       cleanup_free char *child = NULL;
-      if (asprintf(&child, "%s/%s", path, de->d_name) < 0 || nd_remove_tree(child, err) < 0) {
+      if (asprintf(&child, "%s/%s", path, de->d_name) < 0) {
         closedir(d);
         return nd_error_make(err, ENOMEM, "removing %s: out of memory", path);
+      }
+      if (nd_remove_tree(child, err) < 0) {
+        closedir(d);
+        return -1;
       }
     }
     closedir(d);

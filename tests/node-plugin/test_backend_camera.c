@@ -75,8 +75,8 @@ static int setup(void **st) {
   fixture *f = calloc(1, sizeof(*f));
   strcpy(f->dir, "/tmp/nd-cam-XXXXXX");
   assert_non_null(mkdtemp(f->dir));
+  /* not made here: the driver leaves the claim's directory to the first file written into it */
   snprintf(f->claim_dir, sizeof(f->claim_dir), "%s/claim", f->dir);
-  assert_int_equal(mkdir(f->claim_dir, 0700), 0);
   f->log = tmpfile();
   nd_log_set_stream(f->log);
   f->device = json_pack("{s:s, s:{s:{s:s}, s:{s:s}, s:{s:s}, s:{s:s}}}", "name", "cam-0",
@@ -161,6 +161,8 @@ static void test_attach_with_secret(void **st) {
                       "/var/run/netdra/camera/credentials");
   assert_string_equal(json_string_value(json_array_get(json_object_get(m, "options"), 0)), "ro");
   struct stat sb;
+  assert_int_equal(stat(f->claim_dir, &sb), 0); /* made by the credentials file, private */
+  assert_int_equal(sb.st_mode & 0777, 0700);
   assert_int_equal(stat(file, &sb), 0);
   assert_int_equal(sb.st_mode & 0777, 0600);
   cleanup_free char *data = NULL;
