@@ -43,6 +43,11 @@ struct nd_k8s_client {
   request *pending_head, *pending_tail; /* waiting for the rate limiter */
   nd_timer *pending_timer;
   request *active; /* in curl multi */
+  /* finished requests' easy handles, reset, for the next request (under lock): a new handle
+   * per request cost an allocation of curl's transfer state and buffers and, for sync calls,
+   * a fresh internal multi handle with its wake-up socketpair, on every claim GET */
+  CURL *idle_easy[16];
+  size_t n_idle_easy;
 };
 
 struct request {
@@ -244,6 +249,8 @@ void nd_k8s_client_free(nd_k8s_client *c) {
     nd_loop_del_timer(c->loop, c->multi_timer);
   if (c->pending_timer)
     nd_loop_del_timer(c->loop, c->pending_timer);
+  while (c->n_idle_easy)
+    curl_easy_cleanup(c->idle_easy[--c->n_idle_easy]);
   if (c->multi)
     curl_multi_cleanup(c->multi);
   if (c->share)
@@ -303,7 +310,11 @@ static request *request_new(nd_k8s_client *c, const char *method, const char *pa
   }
   r->body_out = owned_body;
   r->c = c;
-  r->easy = curl_easy_init();
+  pthread_mutex_lock(&c->lock);
+  r->easy = c->n_idle_easy ? c->idle_easy[--c->n_idle_easy] : NULL;
+  pthread_mutex_unlock(&c->lock);
+  if (r->easy == NULL)
+    r->easy = curl_easy_init();
   cleanup_free char *url = NULL;
   if (r->easy == NULL || asprintf(&url, "%s%s", c->cfg.server, path) < 0) {
     request_free(r);
@@ -364,11 +375,26 @@ static request *request_new(nd_k8s_client *c, const char *method, const char *pa
   return r;
 }
 
+/* Keeps a finished request's handle for the next request, or cleans it up when enough are kept.
+ * The handle is out of every multi handle here. */
+static void easy_release(nd_k8s_client *c, CURL *e) {
+  curl_easy_setopt(e, CURLOPT_SHARE, NULL); /* detached before curl_share_cleanup can run */
+  curl_easy_reset(e);
+  pthread_mutex_lock(&c->lock);
+  if (c->n_idle_easy < ND_ARRAY_LEN(c->idle_easy)) {
+    c->idle_easy[c->n_idle_easy++] = e;
+    e = NULL;
+  }
+  pthread_mutex_unlock(&c->lock);
+  if (e)
+    curl_easy_cleanup(e);
+}
+
 static void request_free(request *r) {
   if (r == NULL)
     return;
   if (r->easy)
-    curl_easy_cleanup(r->easy);
+    easy_release(r->c, r->easy);
   curl_slist_free_all(r->headers);
   free(r->body_out);
   free(r->buf);
