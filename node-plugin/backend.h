@@ -17,6 +17,7 @@
 #define NETDRA_NODE_PLUGIN_BACKEND_H
 
 #include <jansson.h>
+#include <stdbool.h>
 
 #include "error.h"
 #include "k8s_client.h"
@@ -45,6 +46,11 @@ typedef struct nd_backend {
   int (*attach)(const nd_attach_request *req, nd_attach_result *res, nd_error_t *err);
   /* state: what attach returned in res->state (NULL when it returned none or never ran) */
   int (*detach)(const nd_attach_request *req, const json_t *state, nd_error_t *err);
+  /* true when attaching this device leaves nothing behind outside the result it returns (no
+   * file, no session or reservation at a remote endpoint): a crash in the middle of such an
+   * attach leaves nothing to detach, so the driver need not record the claim before it. NULL
+   * = attach may leave something. */
+  bool (*attach_leaves_nothing)(const nd_attach_request *req);
 } nd_backend;
 
 /* The backend for a `type` attribute value, or NULL for an unknown type. */

@@ -125,4 +125,5 @@ static int accel_detach(const nd_attach_request *req, const json_t *state, nd_er
   return 0;
 }
 
-const nd_backend nd_backend_accelerator = {"accelerator", accel_attach, accel_detach};
+/* attach reserves a session at the endpoint and writes a token file */
+const nd_backend nd_backend_accelerator = {"accelerator", accel_attach, accel_detach, NULL};

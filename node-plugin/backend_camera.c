@@ -219,4 +219,11 @@ static int camera_detach(const nd_attach_request *req, const json_t *state, nd_e
   return 0;
 }
 
-const nd_backend nd_backend_camera = {"camera", camera_attach, camera_detach};
+/* a camera without a secretRef gets env only; with one, attach writes the credentials file */
+static bool camera_leaves_nothing(const nd_attach_request *req) {
+  const char *ref = nd_backend_attr_string(req->slice_device, "secretRef");
+  return ref == NULL || *ref == '\0';
+}
+
+const nd_backend nd_backend_camera = {"camera", camera_attach, camera_detach,
+                                      camera_leaves_nothing};

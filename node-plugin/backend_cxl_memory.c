@@ -183,4 +183,5 @@ static int cxl_detach(const nd_attach_request *req, const json_t *state, nd_erro
   return 0;
 }
 
-const nd_backend nd_backend_cxl_memory = {"cxl-memory", cxl_attach, cxl_detach};
+/* attach binds the region to this node at the fabric manager */
+const nd_backend nd_backend_cxl_memory = {"cxl-memory", cxl_attach, cxl_detach, NULL};

@@ -223,4 +223,9 @@ static int gpu_detach(const nd_attach_request *req, const json_t *state, nd_erro
   return 0; /* a local GPU holds nothing outside the CDI spec */
 }
 
-const nd_backend nd_backend_gpu = {"gpu", gpu_attach, gpu_detach};
+static bool gpu_leaves_nothing(const nd_attach_request *req) {
+  (void)req;
+  return true; /* edits only: device nodes and env, in the CDI spec */
+}
+
+const nd_backend nd_backend_gpu = {"gpu", gpu_attach, gpu_detach, gpu_leaves_nothing};

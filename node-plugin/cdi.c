@@ -2,6 +2,7 @@
 #include "cdi.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -379,4 +380,45 @@ int nd_cdi_remove_claim_spec(const char *cdi_dir, const char *vendor, const char
   if (unlink(path) < 0 && errno != ENOENT)
     return nd_error_make(err, errno, "removing CDI spec %s: %s", path, strerror(errno));
   return 0;
+}
+
+int nd_cdi_remove_stale_claim_specs(const char *cdi_dir, const char *vendor,
+                                    bool (*keep)(const char *claim_uid, void *data), void *data,
+                                    nd_error_t *err) {
+  /* "<vendor>-claim_": the file name nd_cdi_spec_path makes, up to the claim UID */
+  cleanup_free char *probe = nd_cdi_spec_path("", vendor, "");
+  if (probe == NULL)
+    return nd_error_make(err, ENOMEM, "out of memory");
+  const char *prefix = probe + 1;
+  size_t plen = strlen(prefix) - strlen(".json");
+  DIR *dir = opendir(cdi_dir);
+  if (dir == NULL)
+    return errno == ENOENT ? 0
+                           : nd_error_make(err, errno, "listing CDI directory %s: %s", cdi_dir,
+                                           strerror(errno));
+  int removed = 0;
+  struct dirent *de;
+  while ((de = readdir(dir)) != NULL) {
+    const char *name = de->d_name;
+    bool temp = name[0] == '.' && strncmp(name + 1, prefix, plen) == 0 &&
+                strstr(name, ".json.tmp-") != NULL;
+    size_t n = strlen(name);
+    bool spec = !temp && n > plen + 5 && strncmp(name, prefix, plen) == 0 &&
+                strcmp(name + n - 5, ".json") == 0;
+    if (!temp && !spec)
+      continue;
+    if (spec) {
+      cleanup_free char *uid = strndup(name + plen, n - plen - 5);
+      if (uid == NULL || keep(uid, data))
+        continue;
+    }
+    if (unlinkat(dirfd(dir), name, 0) < 0 && errno != ENOENT) {
+      int e = errno;
+      closedir(dir);
+      return nd_error_make(err, e, "removing %s/%s: %s", cdi_dir, name, strerror(e));
+    }
+    removed++;
+  }
+  closedir(dir);
+  return removed;
 }

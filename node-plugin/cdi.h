@@ -12,6 +12,7 @@
 #define NETDRA_NODE_PLUGIN_CDI_H
 
 #include <jansson.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "error.h"
@@ -50,5 +51,12 @@ int nd_cdi_write_claim_spec(const char *cdi_dir, const char *vendor, const char 
 /* Remove the spec of a claim; a missing file is not an error. */
 int nd_cdi_remove_claim_spec(const char *cdi_dir, const char *vendor, const char *claim_uid,
                              nd_error_t *err);
+/* Remove every claim spec of this vendor in cdi_dir whose claim keep() does not know, and the
+ * temporary files of this vendor's specs that an interrupted write left (call it only while no
+ * spec is being written, i.e. at start). Other files are not touched. Returns how many files
+ * were removed (a missing cdi_dir: 0), or -1 with err. */
+int nd_cdi_remove_stale_claim_specs(const char *cdi_dir, const char *vendor,
+                                    bool (*keep)(const char *claim_uid, void *data), void *data,
+                                    nd_error_t *err);
 
 #endif

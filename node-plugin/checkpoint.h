@@ -18,7 +18,8 @@
  * and grown (slot size doubled, through temp file + fsync + rename + directory fsync) when the
  * claims outgrow a slot: only then can a full disk fail a write.
  * Two phases: an entry is written as prepare-started, every device marked attaching, before
- * the first attach, and written again as prepare-completed (devices attached, with their
+ * the first attach (skipped by the driver when no attach can leave anything behind), and
+ * written again as prepare-completed (devices attached, with their
  * state) once the CDI spec is in place. A plugin that starts and
  * finds a prepare-started entry rolls it back (detaches every device that is attaching or
  * attached) so that nothing stays attached twice. The boot id tells a restart from a reboot

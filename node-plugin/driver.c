@@ -336,6 +336,20 @@ static int rollback_and_forget(nd_driver *d, const char *uid, json_t *entry) {
   return 0;
 }
 
+/* Whether no device of the entry can leave anything behind when its attach is cut short. */
+static bool attaches_leave_nothing(nd_driver *d, const char *uid, const json_t *entry) {
+  size_t i;
+  const json_t *dev;
+  json_array_foreach(json_object_get(entry, "devices"), i, dev) {
+    const nd_backend *be = nd_backend_for_type(json_string_value(json_object_get(dev, "type")));
+    nd_attach_request req;
+    fill_request(d, uid, entry, dev, NULL, &req);
+    if (be == NULL || be->attach_leaves_nothing == NULL || !be->attach_leaves_nothing(&req))
+      return false;
+  }
+  return true;
+}
+
 static int prepare_locked(nd_driver *d, const json_t *claim, const char *ns, const char *name,
                           const char *uid, nd_claim_outcome *out, nd_error_t *err) {
   cleanup_json json_t *entry = nd_checkpoint_get(d->cp, uid);
@@ -363,13 +377,16 @@ static int prepare_locked(nd_driver *d, const json_t *claim, const char *ns, con
    * from here until prepare-completed is on disk rolls all of them back at the next start, and
    * the backends' detach accepts a null state (an attach that may or may not have happened),
    * so no per-device write is needed: two checkpoint writes per prepare whatever the number of
-   * devices. */
+   * devices. When no device's attach can leave anything behind (a GPU, a camera without
+   * credentials), there is nothing a crash could leave attached, and the write is skipped: one
+   * checkpoint write per prepare. What such a crash can leave is the claim's CDI spec (written
+   * before prepare-completed), which the next start removes (nd_driver_recover). */
   json_t *devs = json_object_get(entry, "devices");
   size_t i;
   json_t *dev;
   json_array_foreach(devs, i, dev)
     json_object_set_new(dev, "status", json_string(ND_CKPT_DEV_ATTACHING));
-  if (nd_checkpoint_put(d->cp, uid, entry, err) < 0)
+  if (!attaches_leave_nothing(d, uid, entry) && nd_checkpoint_put(d->cp, uid, entry, err) < 0)
     return -1;
   json_array_foreach(devs, i, dev) {
     const char *type = json_string_value(json_object_get(dev, "type"));
@@ -615,6 +632,10 @@ int nd_driver_unprepare(nd_driver *d, const nd_claim_ref *claims, size_t n, nd_d
 
 size_t nd_driver_in_flight(const nd_driver *d) { return d->in_flight; }
 
+static bool claim_recorded(const char *uid, void *all) {
+  return json_object_get(all, uid) != NULL;
+}
+
 void nd_driver_recover(nd_driver *d) {
   cleanup_json json_t *all = nd_checkpoint_all(d->cp);
   bool rebooted = nd_checkpoint_rebooted(d->cp);
@@ -635,6 +656,14 @@ void nd_driver_recover(nd_driver *d) {
       ND_LOG_INFO("driver", "cdi-spec-restored", ND_KV_S("claim", uid),
                   ND_KV_B("reboot", rebooted));
   }
+  /* a prepare whose devices leave nothing behind records its claim only once it is complete
+   * (prepare_locked): a crash before that can leave its CDI spec, and no record of it */
+  cleanup_error nd_error_t err = NULL;
+  int stale = nd_cdi_remove_stale_claim_specs(d->cdi_dir, d->driver_name, claim_recorded, all, &err);
+  if (stale < 0)
+    ND_LOG_ERROR("driver", "cdi-sweep-failed", ND_KV_S("error", nd_error_msg(err)));
+  else if (stale > 0)
+    ND_LOG_WARN("driver", "cdi-stale-specs-removed", ND_KV_I("files", stale));
 }
 
 json_t *nd_driver_prepared_devices(nd_driver *d) {

@@ -62,8 +62,10 @@ nd_driver *nd_driver_new(const nd_driver_options *opts, nd_error_t *err);
 void nd_driver_free(nd_driver *d);
 
 /* Startup recovery, before serving: roll back entries stuck in prepare-started (detach what
- * was recorded) and rewrite the CDI specs of completed entries (tmpfs is empty after a
- * reboot). Blocking; errors of single claims are logged and kept for a later unprepare. */
+ * was recorded), rewrite the CDI specs of completed entries (tmpfs is empty after a reboot)
+ * and remove our CDI specs of claims the checkpoint does not hold (a crash inside a prepare
+ * that records its claim only when complete). Blocking; errors of single claims are logged
+ * and kept for a later unprepare. */
 void nd_driver_recover(nd_driver *d);
 
 int nd_driver_prepare(nd_driver *d, const nd_claim_ref *claims, size_t n, nd_driver_done_cb cb,

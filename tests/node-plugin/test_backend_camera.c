@@ -145,6 +145,7 @@ static void test_attach_with_secret(void **st) {
   const nd_backend *be = nd_backend_for_type("camera");
   assert_ptr_equal(be, &nd_backend_camera);
   nd_attach_request req = request_for(f, NULL);
+  assert_false(be->attach_leaves_nothing(&req)); /* it writes the credentials file */
   nd_attach_result res = {0};
   cleanup_error nd_error_t err = NULL;
   assert_int_equal(be->attach(&req, &res, &err), 0);
@@ -203,6 +204,9 @@ static void test_config_and_no_secret(void **st) {
   assert_true(has_env(res.edits, "CAM_STREAM_PROFILE=low"));
   assert_null(json_object_get(res.edits, "mounts"));
   assert_int_equal(secret_gets, 0);
+  /* env only: nothing to undo after a crash, and no claim directory made */
+  assert_true(nd_backend_camera.attach_leaves_nothing(&req));
+  assert_int_equal(access(f->claim_dir, F_OK), -1);
   nd_attach_result_clear(&res);
   json_decref(cfg);
 }

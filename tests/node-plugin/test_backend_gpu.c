@@ -244,6 +244,7 @@ static void test_vendor_spec_changes(void **st) {
                            .device = "gpu-0", .slice_device = sdev, .node_name = "node-a",
                            .dev_root = dir};
   cleanup_error nd_error_t err = NULL;
+  assert_true(nd_backend_gpu.attach_leaves_nothing(&req)); /* edits only, nothing to undo */
   for (int round = 0; round < 2; round++) { /* parsed, then remembered */
     nd_attach_result res = {0};
     assert_int_equal(nd_backend_gpu.attach(&req, &res, &err), 0);

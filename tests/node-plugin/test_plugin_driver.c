@@ -1,7 +1,8 @@
 /* test_plugin_driver.c: prepare/unprepare orchestration with a fake backend and a fake REST
  * client: per-claim errors beside successes, idempotent repeats, rollback on attach failure,
  * unprepare of unknown claims, startup recovery of interrupted prepares, and serialisation of
- * concurrent calls for one claim. The real REST client and backends are covered by it_*.sh. */
+ * concurrent calls for one claim; one checkpoint write for a claim whose attaches leave nothing
+ * behind, and the start-up removal of the CDI specs such a claim can leave after a crash. The real REST client and backends are covered by it_*.sh. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -95,8 +96,13 @@ static int fake_detach(const nd_attach_request *req, const json_t *state, nd_err
   return 0;
 }
 
-static const nd_backend fake_backend = {"fake", fake_attach, fake_detach};
+static const nd_backend fake_backend = {"fake", fake_attach, fake_detach, NULL};
+/* the same, for devices whose attach leaves nothing behind (as a GPU's) */
+static bool leaves_nothing(const nd_attach_request *req) { return true; }
+static const nd_backend pure_backend = {"pure", fake_attach, fake_detach, leaves_nothing};
 const nd_backend *nd_backend_for_type(const char *type) {
+  if (strcmp(type, "pure") == 0)
+    return &pure_backend;
   return strcmp(type, "fake") == 0 ? &fake_backend : NULL;
 }
 void nd_attach_result_clear(nd_attach_result *r) {
@@ -177,11 +183,12 @@ static int setup(void **state) {
   fputs("boot-a\n", f);
   fclose(f);
   fake_claims = json_object();
-  fake_slices = json_pack("[{s:{s:s}, s:{s:s, s:{s:s, s:i}, s:[o, o, o, o]}}]", "metadata", "name",
-                          "s1", "spec", "driver", "netdra.dev", "pool", "name", "pool-a",
+  fake_slices = json_pack("[{s:{s:s}, s:{s:s, s:{s:s, s:i}, s:[o, o, o, o, o, o]}}]", "metadata",
+                          "name", "s1", "spec", "driver", "netdra.dev", "pool", "name", "pool-a",
                           "generation", 1, "devices", slice_device("dev-a", "fake"),
                           slice_device("dev-b", "fake"), slice_device("dev-c", "fake"),
-                          slice_device("dev-odd", "tape"));
+                          slice_device("dev-odd", "tape"), slice_device("dev-p", "pure"),
+                          slice_device("dev-q", "pure"));
   attached = json_object();
   attach_calls = 0;
   fail_device[0] = '\0';
@@ -402,6 +409,91 @@ static void test_recover_interrupted_prepare(void **state) {
   assert_int_equal(access(spec, F_OK), 0); /* rebuilt */
 }
 
+/* A claim whose devices all leave nothing behind is written once, complete; one with any other
+ * device is recorded before its first attach too. */
+static void test_checkpoint_writes_per_prepare(void **state) {
+  fixture *fx = *state;
+  const char *pure[] = {"dev-p", "dev-q"}, *mixed[] = {"dev-p", "dev-a"};
+  add_claim("ns1", "pure", "uid-pure", pure, 2);
+  add_claim("ns1", "mixed", "uid-mixed", mixed, 2);
+  nd_claim_ref rp[] = {{"ns1", "uid-pure", "pure"}}, rm[] = {{"ns1", "uid-mixed", "mixed"}};
+  unsigned long w0 = nd_checkpoint_writes(fx->cp);
+  cleanup_json json_t *res = prepare(fx, rp, 1);
+  assert_null(json_object_get(json_object_get(res, "uid-pure"), "error"));
+  assert_int_equal(nd_checkpoint_writes(fx->cp) - w0, 1);
+  cleanup_json json_t *entry = nd_checkpoint_get(fx->cp, "uid-pure");
+  assert_string_equal(json_string_value(json_object_get(entry, "phase")), ND_CKPT_PREPARE_COMPLETED);
+  assert_int_equal(live("dev-p") + live("dev-q"), 2);
+  unsigned long w1 = nd_checkpoint_writes(fx->cp);
+  cleanup_json json_t *res2 = prepare(fx, rm, 1);
+  assert_null(json_object_get(json_object_get(res2, "uid-mixed"), "error"));
+  assert_int_equal(nd_checkpoint_writes(fx->cp) - w1, 2);
+  unsigned long w2 = nd_checkpoint_writes(fx->cp);
+  cleanup_json json_t *un = unprepare(fx, rp, 1);
+  assert_null(json_object_get(json_object_get(un, "uid-pure"), "error"));
+  assert_int_equal(nd_checkpoint_writes(fx->cp) - w2, 1);
+  cleanup_free char *spec = spec_path(fx, "uid-pure");
+  assert_int_equal(access(spec, F_OK), -1);
+
+  /* a failed attach of such a claim leaves no record, no spec, nothing attached, no write */
+  const char *pq[] = {"dev-q", "dev-p"};
+  add_claim("ns1", "pf", "uid-pf", pq, 2);
+  snprintf(fail_device, sizeof(fail_device), "dev-p");
+  nd_claim_ref rf[] = {{"ns1", "uid-pf", "pf"}};
+  unsigned long w3 = nd_checkpoint_writes(fx->cp);
+  cleanup_json json_t *res3 = prepare(fx, rf, 1);
+  assert_non_null(json_object_get(json_object_get(res3, "uid-pf"), "error"));
+  assert_int_equal(nd_checkpoint_writes(fx->cp) - w3, 0);
+  assert_null(nd_checkpoint_get(fx->cp, "uid-pf"));
+  assert_int_equal(live("dev-q"), 0);
+  cleanup_free char *spec_pf = spec_path(fx, "uid-pf");
+  assert_int_equal(access(spec_pf, F_OK), -1);
+}
+
+static void write_file(const char *path, const char *text) {
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+}
+
+/* A crash between writing the CDI spec of such a claim and recording it leaves a spec with no
+ * record (and a crash inside a spec write, a temporary file): the next start removes both and
+ * nothing else. */
+static void test_recover_removes_unrecorded_specs(void **state) {
+  fixture *fx = *state;
+  const char *devs[] = {"dev-p"};
+  add_claim("ns1", "kept", "uid-kept", devs, 1);
+  nd_claim_ref refs[] = {{"ns1", "uid-kept", "kept"}};
+  cleanup_json json_t *res = prepare(fx, refs, 1);
+  assert_null(json_object_get(json_object_get(res, "uid-kept"), "error"));
+  cleanup_free char *kept = spec_path(fx, "uid-kept");
+  cleanup_free char *ghost = spec_path(fx, "uid-ghost");
+  const char *env = "NETDRA_X=1";
+  cleanup_json json_t *edits = json_pack("{s:[s]}", "env", env);
+  nd_cdi_device dev = {"req-dev-p-uid-ghost", edits};
+  cleanup_error nd_error_t err = NULL;
+  assert_int_equal(nd_cdi_write_claim_spec(fx->cdi, "netdra.dev", "uid-ghost", &dev, 1, &err), 0);
+  cleanup_free char *temp = NULL, *foreign = NULL, *other = NULL;
+  assert_true(asprintf(&temp, "%s/.netdra.dev-claim_uid-torn.json.tmp-Ab12Cd", fx->cdi) > 0);
+  assert_true(asprintf(&foreign, "%s/gpu.example.com-claim_uid-ghost.json", fx->cdi) > 0);
+  assert_true(asprintf(&other, "%s/netdra.dev-claim_notes.txt", fx->cdi) > 0);
+  write_file(temp, "{");
+  write_file(foreign, "{}");
+  write_file(other, "x");
+
+  nd_driver_recover(fx->d);
+  assert_int_equal(access(ghost, F_OK), -1);
+  assert_int_equal(access(temp, F_OK), -1);
+  assert_int_equal(access(kept, F_OK), 0);
+  assert_int_equal(access(foreign, F_OK), 0);
+  assert_int_equal(access(other, F_OK), 0);
+  assert_int_equal(live("dev-p"), 1);
+  /* a missing CDI directory is no fault */
+  assert_int_equal(nd_remove_tree(fx->cdi, &err), 0);
+  assert_int_equal(nd_cdi_remove_stale_claim_specs(fx->cdi, "netdra.dev", NULL, NULL, &err), 0);
+}
+
 typedef struct {
   fixture *fx;
   call_result a, b;
@@ -435,6 +527,8 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_unknown_type_and_missing_device, setup, teardown),
       cmocka_unit_test_setup_teardown(test_recover_interrupted_prepare, setup, teardown),
       cmocka_unit_test_setup_teardown(test_same_claim_serialised, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_checkpoint_writes_per_prepare, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_recover_removes_unrecorded_specs, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
