@@ -21,6 +21,7 @@ import json
 import os
 import random
 import re
+import select
 import shutil
 import socket
 import ssl
@@ -712,6 +713,20 @@ class Handler(BaseHTTPRequestHandler):
         self.send_json(200, {"kind": f"{res.kind}List", "apiVersion": res.api_version, "metadata": meta,
                              "items": page})
 
+    def client_gone(self):
+        """Whether the client of a watch has closed its connection. A watch client sends nothing
+        more on its connection, so a readable socket is its FIN (or, over TLS, its close_notify
+        before the FIN): checked on the TCP socket itself, whatever TLS sits on top."""
+        try:
+            readable, _, _ = select.select([self.connection], [], [], 0)
+            if not readable:
+                return False
+            if isinstance(self.connection, ssl.SSLSocket):
+                return True
+            return self.connection.recv(1, socket.MSG_PEEK) == b""
+        except (OSError, ValueError):
+            return True
+
     def watch(self, res, ns, q):
         store = self.server.store
         fsel = parse_field_selector(q.get("fieldSelector"))
@@ -764,6 +779,8 @@ class Handler(BaseHTTPRequestHandler):
             deadline = time.time() + timeout
             next_bookmark = time.time() + self.server.bookmark_interval
             while time.time() < deadline and not self.server.stopping:
+                if self.client_gone():
+                    return  # as the real server, whose request context ends with the connection
                 with store.lock:
                     # wait only when nothing came while the last events were being sent: a
                     # notify given then is not waited for again (it would cost up to 0.2 s)
