@@ -56,10 +56,3 @@ nd_spec_digest nd_slice_spec_digest(const json_t *spec) {
 bool nd_spec_digest_equal(const nd_spec_digest *a, const nd_spec_digest *b) {
   return memcmp(a->bytes, b->bytes, ND_SPEC_DIGEST_LEN) == 0;
 }
-
-bool nd_slice_spec_equal(const json_t *a, const json_t *b) {
-  if (a == NULL || b == NULL)
-    return false;
-  nd_spec_digest da = nd_slice_spec_digest(a), db = nd_slice_spec_digest(b);
-  return nd_spec_digest_equal(&da, &db);
-}

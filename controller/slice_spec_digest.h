@@ -21,7 +21,4 @@ typedef struct {
 nd_spec_digest nd_slice_spec_digest(const json_t *spec);
 bool nd_spec_digest_equal(const nd_spec_digest *a, const nd_spec_digest *b);
 
-/* true when two ResourceSlice specs are the same published state (their digests are equal). */
-bool nd_slice_spec_equal(const json_t *a, const json_t *b);
-
 #endif

@@ -16,7 +16,7 @@
 #include "pool_sync.h"
 #include "published_index.h"
 #include "published_slice.h"
-#include "slice_spec_digest.h"
+#include "slice_spec_equal.h"
 
 #define BASE                                                                                     \
   "{\"driver\":\"netdra.dev\",\"pool\":{\"name\":\"lab\",\"generation\":3,"                     \

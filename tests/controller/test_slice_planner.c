@@ -13,6 +13,7 @@
 #include "health_taints.h"
 #include "pool_sync.h"
 #include "slice_planner.h"
+#include "slice_spec_equal.h"
 
 #define MAXDEV 400
 
