@@ -115,15 +115,34 @@ static void test_alternate_and_newest_wins(void **state) {
   nd_slot_file_close(f);
 }
 
+/* A closed file whose slot 0 holds "previous" (sequence 1) and slot 1 the returned 3,000-byte
+ * payload (sequence 2): the newest state, for the tests to damage. */
+static char *previous_then_next(const char *path) {
+  cleanup_error nd_error_t err = NULL;
+  nd_slot_file *f = nd_slot_file_create(path, 0600, "previous", 8, 1, 4096, &err);
+  assert_non_null(f);
+  char *next = filled(3000, 'n');
+  assert_int_equal(nd_slot_file_write(f, next, strlen(next), &err), 0);
+  expect_state(path, next, 2, 1);
+  nd_slot_file_close(f);
+  return next;
+}
+
+/* Open an existing file for writing, as the checkpoint does (parse, then open). */
+static nd_slot_file *reopen(const char *path) {
+  cleanup_error nd_error_t err = NULL;
+  nd_slot_content c = {0};
+  assert_int_equal(parse(path, &c, NULL), 0);
+  nd_slot_file *f = nd_slot_file_open(path, 0600, &c, &err);
+  assert_non_null(f);
+  nd_slot_content_clear(&c);
+  return f;
+}
+
 static void test_torn_newest_slot_keeps_previous(void **state) {
   fixture *fx = *state;
   cleanup_error nd_error_t err = NULL;
-  nd_slot_file *f = nd_slot_file_create(fx->path, 0600, "previous", 8, 1, 4096, &err);
-  assert_non_null(f);
-  cleanup_free char *next = filled(3000, 'n');
-  assert_int_equal(nd_slot_file_write(f, next, strlen(next), &err), 0);
-  expect_state(fx->path, next, 2, 1);
-  nd_slot_file_close(f);
+  cleanup_free char *next = previous_then_next(fx->path);
 
   /* a write that reached the disk only partly: bytes mid-payload are old or garbage */
   overwrite(fx->path, slot_at(4096, 1) + ND_SLOT_HEADER_BYTES + 1500, "garbage", 7);
@@ -138,11 +157,7 @@ static void test_torn_newest_slot_keeps_previous(void **state) {
   expect_state(fx->path, "previous", 1, 0);
 
   /* the next writer overwrites the torn slot, never the one holding the previous state */
-  nd_slot_content c = {0};
-  assert_int_equal(parse(fx->path, &c, NULL), 0);
-  f = nd_slot_file_open(fx->path, 0600, &c, &err);
-  assert_non_null(f);
-  nd_slot_content_clear(&c);
+  nd_slot_file *f = reopen(fx->path);
   assert_int_equal(nd_slot_file_write(f, "after", 5, &err), 0);
   expect_state(fx->path, "after", 2, 1);
   nd_slot_file_close(f);
@@ -153,19 +168,12 @@ static void test_torn_newest_slot_keeps_previous(void **state) {
 static void test_cut_short_file(void **state) {
   fixture *fx = *state;
   cleanup_error nd_error_t err = NULL;
-  nd_slot_file *f = nd_slot_file_create(fx->path, 0600, "previous", 8, 1, 4096, &err);
-  cleanup_free char *next = filled(3000, 'n');
-  assert_int_equal(nd_slot_file_write(f, next, strlen(next), &err), 0);
-  nd_slot_file_close(f);
+  cleanup_free char *next = previous_then_next(fx->path);
   /* cut in the middle of the newest slot's payload */
   assert_int_equal(truncate(fx->path, slot_at(4096, 1) + ND_SLOT_HEADER_BYTES + 1000), 0);
   expect_state(fx->path, "previous", 1, 0);
   /* opening it for writing puts a whole file back, holding the previous state */
-  nd_slot_content c = {0};
-  assert_int_equal(parse(fx->path, &c, NULL), 0);
-  f = nd_slot_file_open(fx->path, 0600, &c, &err);
-  assert_non_null(f);
-  nd_slot_content_clear(&c);
+  nd_slot_file *f = reopen(fx->path);
   assert_int_equal(file_size(fx->path), 4096 + 2 * 4096);
   expect_state(fx->path, "previous", 2, 0);
   assert_int_equal(nd_slot_file_write(f, "after", 5, &err), 0);
