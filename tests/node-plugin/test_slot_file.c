@@ -142,7 +142,7 @@ static nd_slot_file *reopen(const char *path) {
 static void test_torn_newest_slot_keeps_previous(void **state) {
   fixture *fx = *state;
   cleanup_error nd_error_t err = NULL;
-  cleanup_free char *next = previous_then_next(fx->path);
+  free(previous_then_next(fx->path));
 
   /* a write that reached the disk only partly: bytes mid-payload are old or garbage */
   overwrite(fx->path, slot_at(4096, 1) + ND_SLOT_HEADER_BYTES + 1500, "garbage", 7);
@@ -168,7 +168,7 @@ static void test_torn_newest_slot_keeps_previous(void **state) {
 static void test_cut_short_file(void **state) {
   fixture *fx = *state;
   cleanup_error nd_error_t err = NULL;
-  cleanup_free char *next = previous_then_next(fx->path);
+  free(previous_then_next(fx->path));
   /* cut in the middle of the newest slot's payload */
   assert_int_equal(truncate(fx->path, slot_at(4096, 1) + ND_SLOT_HEADER_BYTES + 1000), 0);
   expect_state(fx->path, "previous", 1, 0);
