@@ -45,14 +45,18 @@ struct nd_k8s_client {
   request *active; /* in curl multi */
   /* finished requests' easy handles, reset, for the next request (under lock): a new handle
    * per request cost an allocation of curl's transfer state and buffers and, for sync calls,
-   * a fresh internal multi handle with its wake-up socketpair, on every claim GET */
-  CURL *idle_easy[16];
-  size_t n_idle_easy;
+   * a fresh internal multi handle with its wake-up socketpair, on every claim GET. Sync and
+   * async handles are kept apart: a handle that made TLS connections on the loop holds its own
+   * TLS session cache, which curl drops without freeing when the handle joins the share
+   * (CURLOPT_SHARE replaces the cache pointer: 920 bytes and the cached sessions leaked, ASan). */
+  CURL *idle_easy[2][8]; /* [sync] */
+  size_t n_idle_easy[2];
 };
 
 struct request {
   nd_k8s_client *c;
   CURL *easy;
+  bool sync; /* curl_easy_perform on the caller's thread, through the share */
   struct curl_slist *headers;
   char *body_out; /* request body */
   char *buf;      /* response body (non-streaming) */
@@ -249,8 +253,9 @@ void nd_k8s_client_free(nd_k8s_client *c) {
     nd_loop_del_timer(c->loop, c->multi_timer);
   if (c->pending_timer)
     nd_loop_del_timer(c->loop, c->pending_timer);
-  while (c->n_idle_easy)
-    curl_easy_cleanup(c->idle_easy[--c->n_idle_easy]);
+  for (int sync = 0; sync < 2; sync++)
+    while (c->n_idle_easy[sync])
+      curl_easy_cleanup(c->idle_easy[sync][--c->n_idle_easy[sync]]);
   if (c->multi)
     curl_multi_cleanup(c->multi);
   if (c->share)
@@ -301,7 +306,7 @@ static int body_text(const json_t *body, char **text, nd_error_t *err) {
 
 /* owned_body: the request body text, owned by the request from here on (also on failure), or
  * NULL. */
-static request *request_new(nd_k8s_client *c, const char *method, const char *path,
+static request *request_new(nd_k8s_client *c, bool sync, const char *method, const char *path,
                             char *owned_body, const char *content_type, nd_error_t *err) {
   request *r = calloc(1, sizeof(*r));
   if (r == NULL) {
@@ -310,8 +315,9 @@ static request *request_new(nd_k8s_client *c, const char *method, const char *pa
   }
   r->body_out = owned_body;
   r->c = c;
+  r->sync = sync;
   pthread_mutex_lock(&c->lock);
-  r->easy = c->n_idle_easy ? c->idle_easy[--c->n_idle_easy] : NULL;
+  r->easy = c->n_idle_easy[sync] ? c->idle_easy[sync][--c->n_idle_easy[sync]] : NULL;
   pthread_mutex_unlock(&c->lock);
   if (r->easy == NULL)
     r->easy = curl_easy_init();
@@ -377,12 +383,12 @@ static request *request_new(nd_k8s_client *c, const char *method, const char *pa
 
 /* Keeps a finished request's handle for the next request, or cleans it up when enough are kept.
  * The handle is out of every multi handle here. */
-static void easy_release(nd_k8s_client *c, CURL *e) {
+static void easy_release(nd_k8s_client *c, CURL *e, bool sync) {
   curl_easy_setopt(e, CURLOPT_SHARE, NULL); /* detached before curl_share_cleanup can run */
   curl_easy_reset(e);
   pthread_mutex_lock(&c->lock);
-  if (c->n_idle_easy < ND_ARRAY_LEN(c->idle_easy)) {
-    c->idle_easy[c->n_idle_easy++] = e;
+  if (c->n_idle_easy[sync] < ND_ARRAY_LEN(c->idle_easy[sync])) {
+    c->idle_easy[sync][c->n_idle_easy[sync]++] = e;
     e = NULL;
   }
   pthread_mutex_unlock(&c->lock);
@@ -394,7 +400,7 @@ static void request_free(request *r) {
   if (r == NULL)
     return;
   if (r->easy)
-    easy_release(r->c, r->easy);
+    easy_release(r->c, r->easy, r->sync);
   curl_slist_free_all(r->headers);
   free(r->body_out);
   free(r->buf);
@@ -460,7 +466,7 @@ int nd_k8s_request(nd_k8s_client *c, const char *method, const char *path, const
   char *text = NULL;
   if (body_text(body, &text, err) < 0)
     return nd_error_wrap(err, "%s %s", method, path);
-  request *r = request_new(c, method, path, text, content_type, err);
+  request *r = request_new(c, true, method, path, text, content_type, err);
   if (r == NULL)
     return -1;
   curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
@@ -646,7 +652,7 @@ static int request_async(nd_k8s_client *c, const char *method, const char *path,
     free(owned_body);
     return nd_error_make(err, EINVAL, "REST client has no event loop: async calls need one");
   }
-  request *r = request_new(c, method, path, owned_body, content_type, err);
+  request *r = request_new(c, false, method, path, owned_body, content_type, err);
   if (r == NULL)
     return nd_error_wrap(err, "%s %s", method, path);
   curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)c->timeout_ms);
@@ -682,7 +688,7 @@ nd_k8s_stream *nd_k8s_stream_start(nd_k8s_client *c, const char *path, nd_k8s_da
                                    nd_k8s_done_cb done, void *user, nd_error_t *err) {
   if (c->multi == NULL)
     return nd_error_make(err, EINVAL, "REST client has no event loop: watches need one"), NULL;
-  request *r = request_new(c, "GET", path, NULL, NULL, err);
+  request *r = request_new(c, false, "GET", path, NULL, NULL, err);
   if (r == NULL)
     return NULL;
   r->streaming = true;
