@@ -13,7 +13,7 @@ PKGS=(
   avahi-utils iproute2 procps psmisc curl
   podman crun runc busybox-static
   # checks
-  valgrind yamllint unzip
+  valgrind yamllint unzip strace
 )
 missing=()
 for p in "${PKGS[@]}"; do
