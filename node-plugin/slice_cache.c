@@ -18,6 +18,9 @@ struct nd_slice_cache {
   char *driver;
   char *query; /* fieldSelector=spec.driver%3D<driver> */
   json_t *slices; /* name -> slice */
+  /* "<pool>\x1f<device>" -> [names of the slices that list the device]: a lookup reads the
+   * few slices that hold the device, not every slice of the driver in the cluster */
+  json_t *index;
   nd_k8s_watch *watch;
   nd_slice_cache_changed_cb changed;
   void *changed_data;
@@ -33,6 +36,7 @@ nd_slice_cache *nd_slice_cache_new(nd_k8s_client *k8s, const char *driver, nd_er
   sc->k8s = k8s;
   sc->driver = strdup(driver);
   sc->slices = json_object();
+  sc->index = json_object();
   cleanup_free char *sel = NULL;
   cleanup_free char *esc = NULL;
   if (asprintf(&sel, "spec.driver=%s", driver) < 0 || (esc = nd_k8s_escape(sel)) == NULL ||
@@ -51,6 +55,7 @@ void nd_slice_cache_free(nd_slice_cache *sc) {
   if (sc->watch)
     nd_k8s_watch_stop(sc->watch);
   json_decref(sc->slices);
+  json_decref(sc->index);
   pthread_mutex_destroy(&sc->mu);
   free(sc->driver);
   free(sc->query);
@@ -61,18 +66,66 @@ static const char *slice_name(const json_t *slice) {
   return json_string_value(json_object_get(json_object_get(slice, "metadata"), "name"));
 }
 
+static const char *slice_pool(const json_t *slice) {
+  return json_string_value(
+      json_object_get(json_object_get(json_object_get(slice, "spec"), "pool"), "name"));
+}
+
+/* The index key of pool/device in buf; false when the names are too long to be valid (the API
+ * server allows 253 + 63 bytes: such a device cannot be allocated either). */
+static bool index_key(char *buf, size_t size, const char *pool, const char *device) {
+  int n = snprintf(buf, size, "%s\x1f%s", pool, device);
+  return n > 0 && (size_t)n < size;
+}
+
+/* Add (or remove) the devices of one slice to (from) the index. */
+static void index_slice(json_t *index, const json_t *slice, bool add) {
+  const char *name = slice_name(slice), *pool = slice_pool(slice);
+  if (name == NULL || pool == NULL)
+    return;
+  size_t i;
+  json_t *d;
+  json_array_foreach(json_object_get(json_object_get(slice, "spec"), "devices"), i, d) {
+    const char *dn = json_string_value(json_object_get(d, "name"));
+    char key[512];
+    if (dn == NULL || !index_key(key, sizeof(key), pool, dn))
+      continue;
+    json_t *names = json_object_get(index, key);
+    size_t at = json_array_size(names);
+    for (size_t k = 0; k < json_array_size(names); k++)
+      if (strcmp(json_string_value(json_array_get(names, k)), name) == 0)
+        at = k;
+    if (add && at == json_array_size(names)) {
+      if (names == NULL)
+        json_object_set_new(index, key, names = json_array());
+      json_array_append_new(names, json_string(name));
+    } else if (!add && at < json_array_size(names)) {
+      json_array_remove(names, at);
+      if (json_array_size(names) == 0)
+        json_object_del(index, key);
+    }
+  }
+}
+
 void nd_slice_cache_replace(nd_slice_cache *sc, const json_t *items) {
-  json_t *fresh = json_object();
+  json_t *fresh = json_object(), *index = json_object();
   size_t i;
   json_t *s;
   json_array_foreach(items, i, s) {
     const char *name = slice_name(s);
-    if (name)
-      json_object_set(fresh, name, s);
+    if (name == NULL)
+      continue;
+    json_t *old = json_object_get(fresh, name); /* a list names each slice once; in case */
+    if (old)
+      index_slice(index, old, false);
+    json_object_set(fresh, name, s);
+    index_slice(index, s, true);
   }
   pthread_mutex_lock(&sc->mu);
   json_decref(sc->slices);
+  json_decref(sc->index);
   sc->slices = fresh;
+  sc->index = index;
   pthread_mutex_unlock(&sc->mu);
 }
 
@@ -81,10 +134,15 @@ void nd_slice_cache_apply(nd_slice_cache *sc, bool deleted, const json_t *slice)
   if (name == NULL)
     return;
   pthread_mutex_lock(&sc->mu);
-  if (deleted)
+  json_t *old = json_object_get(sc->slices, name);
+  if (old)
+    index_slice(sc->index, old, false);
+  if (deleted) {
     json_object_del(sc->slices, name);
-  else
+  } else {
     json_object_set(sc->slices, name, (json_t *)slice);
+    index_slice(sc->index, slice, true);
+  }
   pthread_mutex_unlock(&sc->mu);
 }
 
@@ -118,17 +176,18 @@ int nd_slice_cache_start(nd_slice_cache *sc, nd_slice_cache_changed_cb cb, void 
 
 static json_t *find_locked(nd_slice_cache *sc, const char *pool, const char *device,
                            char **node_name) {
-  const json_t *best_dev = NULL, *best_slice = NULL;
+  json_t *best_dev = NULL;
+  const json_t *best_slice = NULL;
   long long best_gen = -1;
-  const char *name;
-  json_t *slice;
-  json_object_foreach(sc->slices, name, slice) {
+  char key[512];
+  if (!index_key(key, sizeof(key), pool, device))
+    return NULL;
+  size_t k;
+  json_t *name;
+  json_array_foreach(json_object_get(sc->index, key), k, name) {
+    const json_t *slice = json_object_get(sc->slices, json_string_value(name));
     const json_t *spec = json_object_get(slice, "spec");
-    const json_t *p = json_object_get(spec, "pool");
-    const char *pname = json_string_value(json_object_get(p, "name"));
-    if (pname == NULL || strcmp(pname, pool) != 0)
-      continue;
-    long long gen = json_integer_value(json_object_get(p, "generation"));
+    long long gen = json_integer_value(json_object_get(json_object_get(spec, "pool"), "generation"));
     size_t i;
     json_t *d;
     json_array_foreach(json_object_get(spec, "devices"), i, d) {
@@ -145,7 +204,9 @@ static json_t *find_locked(nd_slice_cache *sc, const char *pool, const char *dev
   const char *nn =
       json_string_value(json_object_get(json_object_get(best_slice, "spec"), "nodeName"));
   *node_name = nn ? strdup(nn) : NULL;
-  return json_deep_copy(best_dev);
+  /* cached slices are replaced, never changed, so the device object can be shared (jansson's
+   * reference counts are atomic) */
+  return json_incref(best_dev);
 }
 
 json_t *nd_slice_cache_lookup(nd_slice_cache *sc, const char *pool, const char *device,

@@ -1,0 +1,136 @@
+/* test_slice_cache.c: the node plugin's cache of our ResourceSlices, looked up through its
+ * device index: the highest generation of a pool wins, a device that moves between slices or
+ * leaves with its slice is found where it is now (or not at all), a relist rebuilds the index,
+ * and a device handed out stays valid after its slice leaves the cache. The watch and the
+ * relist over HTTP are covered by it_plugin_e2e.sh. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cleanup.h"
+#include "slice_cache.h"
+
+/* the REST client is not used: no relist in these lookups */
+int nd_k8s_list_all(nd_k8s_client *c, const char *path, const char *query, int limit,
+                    json_t **list, char **resource_version, nd_error_t *err) {
+  return nd_error_make(err, ENOTSUP, "no API server in this test");
+}
+char *nd_k8s_escape(const char *s) { return strdup(s); }
+nd_k8s_watch *nd_k8s_watch_start(nd_k8s_client *c, const char *path, const char *query,
+                                 nd_k8s_watch_cb cb, void *data, nd_error_t *err) {
+  nd_error_make(err, ENOTSUP, "no watch in this test");
+  return NULL;
+}
+void nd_k8s_watch_stop(nd_k8s_watch *w) {}
+
+/* A slice of pool with devices named by a space-separated list; each device's "id" attribute
+ * names the slice, so a lookup tells which slice it came from. */
+static json_t *slice(const char *name, const char *pool, int gen, const char *node,
+                     const char *devices) {
+  json_t *devs = json_array();
+  cleanup_free char *list = strdup(devices);
+  char *save = NULL;
+  for (char *d = strtok_r(list, " ", &save); d; d = strtok_r(NULL, " ", &save))
+    json_array_append_new(devs, json_pack("{s:s, s:{s:{s:s}}}", "name", d, "attributes", "id",
+                                          "string", name));
+  json_t *s = json_pack("{s:{s:s}, s:{s:s, s:{s:s, s:i, s:i}, s:o}}", "metadata", "name", name,
+                        "spec", "driver", "netdra.dev", "pool", "name", pool, "generation", gen,
+                        "resourceSliceCount", 1, "devices", devs);
+  if (node)
+    json_object_set_new(json_object_get(s, "spec"), "nodeName", json_string(node));
+  else
+    json_object_set_new(json_object_get(s, "spec"), "allNodes", json_true());
+  return s;
+}
+
+/* The slice a lookup found pool/device in, or NULL when it found none. */
+static const char *found_in(nd_slice_cache *sc, const char *pool, const char *device) {
+  static char where[64];
+  cleanup_free char *node = NULL;
+  cleanup_error nd_error_t err = NULL;
+  cleanup_json json_t *d = nd_slice_cache_lookup(sc, pool, device, false, &node, &err);
+  if (d == NULL) {
+    assert_non_null(strstr(nd_error_msg(err), "is not in any ResourceSlice"));
+    return NULL;
+  }
+  snprintf(where, sizeof(where), "%s", nd_slice_device_string_attr(d, "netdra.dev", "id"));
+  return where;
+}
+
+static nd_slice_cache *cache(void) {
+  cleanup_error nd_error_t err = NULL;
+  nd_slice_cache *sc = nd_slice_cache_new(NULL, "netdra.dev", &err);
+  assert_non_null(sc);
+  return sc;
+}
+
+static void apply_new(nd_slice_cache *sc, bool deleted, json_t *s) {
+  nd_slice_cache_apply(sc, deleted, s);
+  json_decref(s);
+}
+
+static void test_generations_moves_and_deletes(void **state) {
+  nd_slice_cache *sc = cache();
+  apply_new(sc, false, slice("a-0", "lab", 1, NULL, "cam-0 cam-1"));
+  apply_new(sc, false, slice("b-0", "other", 1, NULL, "cam-0"));
+  assert_string_equal(found_in(sc, "lab", "cam-0"), "a-0");
+  assert_string_equal(found_in(sc, "other", "cam-0"), "b-0"); /* pools are apart */
+  assert_null(found_in(sc, "lab", "cam-9"));
+  assert_null(found_in(sc, "nowhere", "cam-0"));
+  /* a pool update in flight: generation 2 in a new slice beside generation 1: 2 wins */
+  apply_new(sc, false, slice("a-1", "lab", 2, NULL, "cam-1 cam-2"));
+  assert_string_equal(found_in(sc, "lab", "cam-1"), "a-1");
+  assert_string_equal(found_in(sc, "lab", "cam-0"), "a-0");
+  /* cam-0 moves out of a-0 (a modification) into a-1: found where it is now */
+  apply_new(sc, false, slice("a-0", "lab", 2, NULL, "cam-3"));
+  apply_new(sc, false, slice("a-1", "lab", 2, NULL, "cam-0 cam-1 cam-2"));
+  assert_string_equal(found_in(sc, "lab", "cam-0"), "a-1");
+  assert_string_equal(found_in(sc, "lab", "cam-3"), "a-0");
+  /* a slice that goes takes its devices with it */
+  apply_new(sc, true, slice("a-1", "lab", 2, NULL, "cam-0 cam-1 cam-2"));
+  assert_null(found_in(sc, "lab", "cam-0"));
+  assert_null(found_in(sc, "lab", "cam-1"));
+  assert_string_equal(found_in(sc, "lab", "cam-3"), "a-0");
+  /* a device listed twice in one slice, then the slice changed: no stale entry left */
+  apply_new(sc, false, slice("a-0", "lab", 3, NULL, "cam-4 cam-4"));
+  assert_string_equal(found_in(sc, "lab", "cam-4"), "a-0");
+  assert_null(found_in(sc, "lab", "cam-3"));
+  apply_new(sc, false, slice("a-0", "lab", 3, NULL, "cam-5"));
+  assert_null(found_in(sc, "lab", "cam-4"));
+  nd_slice_cache_free(sc);
+}
+
+static void test_relist_rebuilds_and_node_name(void **state) {
+  nd_slice_cache *sc = cache();
+  apply_new(sc, false, slice("old", "lab", 1, NULL, "cam-0"));
+  json_t *items = json_pack("[o, o]", slice("gpus", "node-a", 1, "node-a", "gpu-0"),
+                             slice("new", "lab", 4, NULL, "cam-7"));
+  nd_slice_cache_replace(sc, items);
+  json_decref(items); /* the cache holds the only references now */
+  assert_null(found_in(sc, "lab", "cam-0")); /* gone with the relist */
+  assert_string_equal(found_in(sc, "lab", "cam-7"), "new");
+  cleanup_free char *node = NULL;
+  cleanup_error nd_error_t err = NULL;
+  cleanup_json json_t *gpu = nd_slice_cache_lookup(sc, "node-a", "gpu-0", false, &node, &err);
+  assert_non_null(gpu);
+  assert_string_equal(node, "node-a");
+  /* the device stays valid after its slice left the cache (the caller holds a reference; ASan
+   * would see a borrowed pointer used after the free) */
+  apply_new(sc, true, slice("gpus", "node-a", 1, "node-a", "gpu-0"));
+  assert_string_equal(nd_slice_device_string_attr(gpu, "netdra.dev", "id"), "gpus");
+  assert_null(found_in(sc, "node-a", "gpu-0"));
+  nd_slice_cache_free(sc);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_generations_moves_and_deletes),
+      cmocka_unit_test(test_relist_rebuilds_and_node_name),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
