@@ -26,10 +26,9 @@ void nd_slice_cache_free(nd_slice_cache *sc);
 void nd_slice_cache_replace(nd_slice_cache *sc, const json_t *items);
 void nd_slice_cache_apply(nd_slice_cache *sc, bool deleted, const json_t *slice);
 
-/* The device object of pool/device from the slice with the highest generation of that pool
- * (a new reference to the cached object: callers must not change it), and the slice's
- * spec.nodeName (heap, NULL when the slice has none). Found through an index of the cached
- * slices' devices: the cost does not grow with the number of slices in the cluster.
+/* The device object of pool/device (the caller's own) from the slice with the highest
+ * generation of that pool, and the slice's spec.nodeName (heap, NULL when the slice has none).
+ * Reads only the slices of that pool, each through a map of its devices.
  * allow_relist: on a miss, list the slices synchronously once (worker threads only).
  * Returns NULL with err when the device is not published. */
 json_t *nd_slice_cache_lookup(nd_slice_cache *sc, const char *pool, const char *device,
