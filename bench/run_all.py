@@ -64,8 +64,10 @@ IMAGE_ENV = {"GNUTLS_NO_IMPLICIT_INIT": "1"}
 
 
 def start(args, log, env=None):
+    # a session (process group) of its own: a --plugin-prefix such as strace or perf would
+    # otherwise leave the plugin running when only the prefix is told to stop
     p = subprocess.Popen(args, stdout=open(os.path.join(work, log), "w"), stderr=subprocess.STDOUT,
-                         env={**os.environ, **IMAGE_ENV, **(env or {})})
+                         env={**os.environ, **IMAGE_ENV, **(env or {})}, start_new_session=True)
     procs.append(p)
     return p
 
@@ -385,12 +387,16 @@ try:
             f"{bigrun['prepare_p50_us'] / one['prepare_p50_us']:.2f}x p50", "reported", True)
 finally:
     for p in procs:
-        p.send_signal(signal.SIGTERM)
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
     for p in procs:
         try:
             p.wait(timeout=10)
         except subprocess.TimeoutExpired:
-            p.kill()
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()
     shutil.rmtree(work, ignore_errors=True)
 
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
