@@ -9,34 +9,10 @@
 # claim it does not hold; then prepare and unprepare must succeed. A claim with a device that can
 # leave something behind (CXL memory at a fabric manager) is recorded before its attach: killed at
 # that first write, nothing is attached and nothing is left (3.). Loopback only.
-set -euo pipefail
-build=${NETDRA_BUILD_DIR:?}
-src=${NETDRA_SOURCE_DIR:?}
-py=/usr/bin/python3
-work=$(mktemp -d)
-chmod 755 "$work"
-pids=()
-plugin_pid=
-cleanup() {
-  [ -n "$plugin_pid" ] && kill -9 "$plugin_pid" 2>/dev/null
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/plugin_rig.sh"
+plugin_start_checks=500 # strace slows the start
 pass=0
 ok() { echo "ok   $*"; pass=$((pass + 1)); }
-die() { echo "FAIL: $*"; tail -15 "$work/plugin.log" 2>/dev/null; exit 1; }
-
-$py "$src/tests/apiserver/netdra_apiserver.py" --kubeconfig "$work/kc" --ready-file "$work/api.ready" >"$work/api.log" 2>&1 &
-pids+=($!)
-mkdir -p "$work/root/dev"
-$py "$src/tests/peers/fabric_manager.py" --dev-root "$work/root" --region r0:0:64Gi \
-  --ready-file "$work/fm.ready" >"$work/fm.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do [ -f "$work/api.ready" ] && [ -f "$work/fm.ready" ] && break; sleep 0.05; done
-[ -f "$work/api.ready" ] && [ -f "$work/fm.ready" ] || die "the stand-in or the fabric manager did not start"
-fm=$(cat "$work/fm.ready")
 cat >"$work/objs.yaml" <<EOF
 apiVersion: v1
 kind: Node
@@ -76,33 +52,18 @@ spec:
   devices:
     requests: [{name: mem, exactly: {deviceClassName: cxl-memory.netdra.dev}}]
 EOF
-$py "$src/tests/apiserver/kubectl_lite.py" --kubeconfig "$work/kc" apply -f "$work/objs.yaml" \
-  -f "$src/deploy/manifests/deviceclasses.yaml" >/dev/null || die "applying objects"
-allocate() { # claim name -> uid
-  $py "$src/tests/tools/standin_allocator.py" --kubeconfig "$work/kc" --node n1 --claim "default/$1" -q |
-    $py -c 'import json,sys; print(json.loads(sys.stdin.read().splitlines()[-1])["uid"])'
-}
+apply_objects "$work/objs.yaml"
 cam_uid=$(allocate cam)
 mem_uid=$(allocate mem)
-ctl="$build/controller/netdractl"
-sock="$work/plugins/dra.sock"
 cdi="$work/cdi"
 
-start_plugin() { # [strace fault injection arguments]
-  rm -f "$sock"
-  local prefix=()
-  [ $# -gt 0 ] && prefix=(strace -f -o /dev/null "$@")
-  "${prefix[@]}" "$build/node-plugin/netdra-node-plugin" --node-name n1 --kubeconfig "$work/kc" \
-    --plugin-dir "$work/plugins" --registry-dir "$work/registry" --cdi-dir "$cdi" --state-dir "$work/state" \
-    --dev-root "$work/root" --local-gpus=false --metrics-address "" --log-level warn >>"$work/plugin.log" 2>&1 &
-  plugin_pid=$!
-  for _ in $(seq 500); do [ -S "$sock" ] && return 0; sleep 0.01; done
-  die "the plugin did not come up"
-}
 stop_plugin() {
   kill "$plugin_pid" 2>/dev/null || true
   wait "$plugin_pid" 2>/dev/null || true
   plugin_pid=
+}
+start_plugin_killing_at() { # system call: the plugin, SIGKILLed on entry to its first such call
+  start_plugin strace -f -o /dev/null -e trace="$1" -e inject="$1":signal=SIGKILL:when=1
 }
 prepare_killed() { # claim/uid: a prepare the injected SIGKILL ends; the plugin must be gone
   if "$ctl" prepare --socket "$sock" --claim "$1" >"$work/out" 2>&1; then die "prepare of $1 survived the kill"; fi
@@ -111,7 +72,6 @@ prepare_killed() { # claim/uid: a prepare the injected SIGKILL ends; the plugin 
 }
 spec() { echo "$cdi/netdra.dev-claim_$1.json"; }
 temps() { find "$cdi" -maxdepth 1 -name '.netdra.dev-claim_*' 2>/dev/null | wc -l; }
-attachments() { curl -sf "$fm/v1/attachments?claim=$mem_uid" | grep -o '"region"' | wc -l; }
 prepare_unprepare() { # claim/uid, uid
   "$ctl" prepare --socket "$sock" --claim "$1" >"$work/out" 2>&1 || die "prepare of $1: $(cat "$work/out")"
   [ -f "$(spec "$2")" ] || die "prepare of $1 wrote no CDI spec"
@@ -125,7 +85,7 @@ start_plugin
 stop_plugin
 
 # 1. killed at the camera claim's only checkpoint write: its spec is in place, unrecorded
-start_plugin -e trace=pwrite64 -e inject=pwrite64:signal=SIGKILL:when=1
+start_plugin_killing_at pwrite64
 prepare_killed "default/cam/$cam_uid"
 [ -f "$(spec "$cam_uid")" ] || die "the kill did not land between the CDI spec and the checkpoint write"
 ok "killed at the checkpoint write: the CDI spec is there, unrecorded"
@@ -138,7 +98,7 @@ ok "restart: prepare and unprepare of the claim succeed"
 stop_plugin
 
 # 2. killed at the rename of the camera claim's CDI spec: a temporary file is left
-start_plugin -e trace=rename -e inject=rename:signal=SIGKILL:when=1
+start_plugin_killing_at rename
 prepare_killed "default/cam/$cam_uid"
 [ "$(temps)" -ge 1 ] || die "the kill at the rename left no temporary spec file"
 [ ! -e "$(spec "$cam_uid")" ] || die "a CDI spec in place although its rename never ran"
@@ -151,14 +111,14 @@ ok "restart: prepare and unprepare of the claim succeed"
 stop_plugin
 
 # 3. a CXL claim is recorded before its attach: killed at that write, nothing was attached
-start_plugin -e trace=pwrite64 -e inject=pwrite64:signal=SIGKILL:when=1
+start_plugin_killing_at pwrite64
 prepare_killed "default/mem/$mem_uid"
-[ "$(attachments)" -eq 0 ] || die "an attachment although the kill came before the first attach"
+[ "$(attachments "$mem_uid")" -eq 0 ] || die "an attachment although the kill came before the first attach"
 [ ! -e "$(spec "$mem_uid")" ] || die "a CDI spec before any attach"
 ok "killed at the CXL claim's first write: nothing attached, no spec"
 start_plugin
 prepare_unprepare "default/mem/$mem_uid" "$mem_uid"
-[ "$(attachments)" -eq 0 ] || die "an attachment left after unprepare"
+[ "$(attachments "$mem_uid")" -eq 0 ] || die "an attachment left after unprepare"
 ok "restart: prepare and unprepare of the CXL claim succeed, no attachment left"
 stop_plugin
 echo "kill at write: $pass passed, 0 failed"
