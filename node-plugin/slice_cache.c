@@ -204,8 +204,12 @@ static json_t *find_locked(nd_slice_cache *sc, const char *pool, const char *dev
   return json_incref(best);
 }
 
-/* The device parsed from its cached text (a tree of the caller's own). */
-static json_t *parse_device(json_t *text) {
+/* The device of pool/device parsed from its cached text (a tree of the caller's own; the text
+ * is parsed outside the lock), or NULL. */
+static json_t *find(nd_slice_cache *sc, const char *pool, const char *device, char **node_name) {
+  pthread_mutex_lock(&sc->mu);
+  json_t *text = find_locked(sc, pool, device, node_name);
+  pthread_mutex_unlock(&sc->mu);
   json_error_t jerr;
   json_t *dev = text ? json_loadb(json_string_value(text), json_string_length(text), 0, &jerr) : NULL;
   json_decref(text);
@@ -217,10 +221,7 @@ json_t *nd_slice_cache_lookup(nd_slice_cache *sc, const char *pool, const char *
   cleanup_json json_t *list = NULL;
   cleanup_free char *rv = NULL;
   *node_name = NULL;
-  pthread_mutex_lock(&sc->mu);
-  json_t *dev = find_locked(sc, pool, device, node_name);
-  pthread_mutex_unlock(&sc->mu);
-  dev = parse_device(dev);
+  json_t *dev = find(sc, pool, device, node_name);
   if (dev || !allow_relist || sc->k8s == NULL)
     goto done;
   if (nd_k8s_list_all(sc->k8s, SLICES_PATH, sc->query, 500, &list, &rv, err) < 0) {
@@ -228,10 +229,7 @@ json_t *nd_slice_cache_lookup(nd_slice_cache *sc, const char *pool, const char *
     return NULL;
   }
   nd_slice_cache_replace(sc, json_object_get(list, "items"));
-  pthread_mutex_lock(&sc->mu);
-  dev = find_locked(sc, pool, device, node_name);
-  pthread_mutex_unlock(&sc->mu);
-  dev = parse_device(dev);
+  dev = find(sc, pool, device, node_name);
 done:
   if (dev == NULL)
     nd_error_make(err, ENOENT, "device %s/%s of driver %s is not in any ResourceSlice", pool,
