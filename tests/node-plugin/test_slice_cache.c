@@ -1,32 +1,19 @@
 /* test_slice_cache.c: the node plugin's cache of our ResourceSlices, looked up through its
  * device index: the highest generation of a pool wins, a device that moves between slices or
  * leaves with its slice is found where it is now (or not at all), a relist rebuilds the index,
- * and a device handed out stays valid after its slice leaves the cache. The watch and the
- * relist over HTTP are covered by it_plugin_e2e.sh. */
+ * and a device handed out stays valid after its slice leaves the cache. No REST client: the
+ * lookups here never relist; the watch and the relist over HTTP are covered by
+ * it_plugin_e2e.sh. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cleanup.h"
 #include "slice_cache.h"
-
-/* the REST client is not used: no relist in these lookups */
-int nd_k8s_list_all(nd_k8s_client *c, const char *path, const char *query, int limit,
-                    json_t **list, char **resource_version, nd_error_t *err) {
-  return nd_error_make(err, ENOTSUP, "no API server in this test");
-}
-char *nd_k8s_escape(const char *s) { return strdup(s); }
-nd_k8s_watch *nd_k8s_watch_start(nd_k8s_client *c, const char *path, const char *query,
-                                 nd_k8s_watch_cb cb, void *data, nd_error_t *err) {
-  nd_error_make(err, ENOTSUP, "no watch in this test");
-  return NULL;
-}
-void nd_k8s_watch_stop(nd_k8s_watch *w) {}
 
 /* A slice of pool with devices named by a space-separated list; each device's "id" attribute
  * names the slice, so a lookup tells which slice it came from. */
