@@ -3,6 +3,7 @@
 #include "backend_edits.h"
 
 #include <errno.h>
+#include <libgen.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,12 +107,10 @@ char *nd_backend_claim_file(const nd_attach_request *req, const char *suffix) {
 int nd_backend_write_secret_file(const char *path, const char *data, size_t len,
                                  nd_error_t *err) {
   /* the claim's directory is made here, by its first file (the driver does not make it) */
-  cleanup_free char *dir = strdup(path);
-  char *slash = dir ? strrchr(dir, '/') : NULL;
-  if (slash == NULL)
-    return nd_error_make(err, EINVAL, "%s: not a path in a claim directory", path);
-  *slash = '\0';
-  if (nd_mkdir_p(dir, 0700, err) < 0)
+  cleanup_free char *copy = strdup(path);
+  if (copy == NULL)
+    return nd_error_make(err, ENOMEM, "%s: out of memory", path);
+  if (nd_mkdir_p(dirname(copy), 0700, err) < 0)
     return -1;
   return nd_write_file_atomic(path, data, len, 0600, err);
 }
