@@ -450,13 +450,6 @@ static void test_checkpoint_writes_per_prepare(void **state) {
   assert_int_equal(access(spec_pf, F_OK), -1);
 }
 
-static void write_file(const char *path, const char *text) {
-  FILE *f = fopen(path, "w");
-  assert_non_null(f);
-  fputs(text, f);
-  fclose(f);
-}
-
 /* A crash between writing the CDI spec of such a claim and recording it leaves a spec with no
  * record (and a crash inside a spec write, a temporary file): the next start removes both and
  * nothing else. */
@@ -478,9 +471,9 @@ static void test_recover_removes_unrecorded_specs(void **state) {
   assert_true(asprintf(&temp, "%s/.netdra.dev-claim_uid-torn.json.tmp-Ab12Cd", fx->cdi) > 0);
   assert_true(asprintf(&foreign, "%s/gpu.example.com-claim_uid-ghost.json", fx->cdi) > 0);
   assert_true(asprintf(&other, "%s/netdra.dev-claim_notes.txt", fx->cdi) > 0);
-  write_file(temp, "{");
-  write_file(foreign, "{}");
-  write_file(other, "x");
+  assert_int_equal(nd_write_file_atomic(temp, "{", 1, 0644, &err), 0);
+  assert_int_equal(nd_write_file_atomic(foreign, "{}", 2, 0644, &err), 0);
+  assert_int_equal(nd_write_file_atomic(other, "x", 1, 0644, &err), 0);
 
   nd_driver_recover(fx->d);
   assert_int_equal(access(ghost, F_OK), -1);
