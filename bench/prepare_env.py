@@ -22,14 +22,18 @@ def claim_spec(with_gpu):
     return {"devices": {"requests": reqs}}
 
 
+def camera_slice(name, cameras):
+    """A slice of pool "cams" (all nodes) holding cameras, given as (device name, endpoint)."""
+    return {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice", "metadata": {"name": name},
+            "spec": {"driver": "netdra.dev", "pool": {"name": "cams", "generation": 0, "resourceSliceCount": 1},
+                     "allNodes": True, "devices": [
+                         {"name": dev, "attributes": {"type": {"string": "camera"}, "endpoint": {"string": url}}}
+                         for dev, url in cameras]}}
+
+
 def objects(n_claims):
     objs = [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE}},
-            {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice", "metadata": {"name": "bench-cams"},
-             "spec": {"driver": "netdra.dev", "pool": {"name": "cams", "generation": 0, "resourceSliceCount": 1},
-                      "allNodes": True, "devices": [
-                          {"name": f"cam-{i}", "attributes": {"type": {"string": "camera"},
-                                                              "endpoint": {"string": f"rtsp://127.0.0.1:554/{i}"}}}
-                          for i in range(n_claims)]}}]
+            camera_slice("bench-cams", [(f"cam-{i}", f"rtsp://127.0.0.1:554/{i}") for i in range(n_claims)])]
     for i in range(n_claims):
         objs.append({"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
                      "metadata": {"name": f"bench-{i}", "namespace": "default"}, "spec": claim_spec(True)})
@@ -41,12 +45,18 @@ def kubectl(S, kc, *args, stdin=None):
                           input=stdin, capture_output=True, text=True, check=True)
 
 
+def apply_objects(S, kc, work, name, objs, *more_files):
+    """Writes objs to work/name as YAML and applies it (and more_files) to the stand-in."""
+    path = os.path.join(work, name)
+    with open(path, "w") as f:
+        yaml.safe_dump_all(objs, f)
+    kubectl(S, kc, "apply", "-f", path, *[a for m in more_files for a in ("-f", m)])
+
+
 def load_objects(S, kc, work, n_claims):
     """Creates the node, the camera slice, the device classes and n_claims claims."""
-    path = os.path.join(work, "prepare-objects.yaml")
-    with open(path, "w") as f:
-        yaml.safe_dump_all(objects(n_claims), f)
-    kubectl(S, kc, "apply", "-f", path, "-f", f"{S}/deploy/manifests/deviceclasses.yaml")
+    apply_objects(S, kc, work, "prepare-objects.yaml", objects(n_claims),
+                  f"{S}/deploy/manifests/deviceclasses.yaml")
 
 
 def gpu_root(S, work):

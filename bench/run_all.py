@@ -21,8 +21,6 @@ import tempfile
 import time
 import urllib.request
 
-import yaml
-
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import prepare_env  # noqa: E402
@@ -364,18 +362,13 @@ try:
             f"{after_plugin_anon / 1024:.1f} MB)", "-", f"growth {growth / 1024:.2f} MB "
             f"({growth * 1024 / n_cycles:.0f} B/cycle)", "no growth", growth <= 128)
         # the same prepare when the camera's pool is large: 80 more slices of 128 devices in
-        # pool "cams" (after the memory rows: the plugin caches every slice of the driver). The
-        # device lookup goes through the slice cache's index: the prepare should not slow down.
+        # pool "cams" (after the memory rows: the plugin caches every slice of the driver). A
+        # lookup reads only its pool's slices, each through a map of its devices: the prepare
+        # should not slow down.
         big = 10 if quick else 80
-        objs = [{"apiVersion": "resource.k8s.io/v1", "kind": "ResourceSlice", "metadata": {"name": f"bench-cams-{k}"},
-                 "spec": {"driver": "netdra.dev", "pool": {"name": "cams", "generation": 0, "resourceSliceCount": 1},
-                          "allNodes": True, "devices": [
-                              {"name": f"cam-{k}-{i}", "attributes": {"type": {"string": "camera"},
-                                                                     "endpoint": {"string": f"rtsp://10.1.{k}.{i}/s"}}}
-                              for i in range(128)]}} for k in range(big)]
-        with open(os.path.join(work, "big-pool.yaml"), "w") as f:
-            yaml.safe_dump_all(objs, f)
-        kctl(kc3, "apply", "-f", os.path.join(work, "big-pool.yaml"))
+        prepare_env.apply_objects(S, kc3, work, "big-pool.yaml", [
+            prepare_env.camera_slice(f"bench-cams-{k}", [(f"cam-{k}-{i}", f"rtsp://10.1.{k}.{i}/s") for i in range(128)])
+            for k in range(big)])
         time.sleep(2)  # the plugin's watch brings the slices into its cache
         pool_devices = big * 128 + threads
         bigrun = run_json([f"{B}/bench/bench_prepare", f"{pdir}/plugins/dra.sock", "default", "bench-0", uids[0],
