@@ -13,10 +13,8 @@ source "$(dirname "$0")/plugin_rig.sh"
 plugin_start_checks=500 # strace slows the start
 pass=0
 ok() { echo "ok   $*"; pass=$((pass + 1)); }
-cat >"$work/objs.yaml" <<EOF
-apiVersion: v1
-kind: Node
-metadata: {name: n1}
+fabric_objects "$work/objs.yaml"
+cat >>"$work/objs.yaml" <<EOF
 ---
 apiVersion: resource.k8s.io/v1
 kind: ResourceSlice
@@ -30,13 +28,6 @@ spec:
       attributes:
         type: {string: camera}
         endpoint: {string: "rtsp://127.0.0.1:8554/cam-0"}
-    - name: region-0
-      attributes:
-        type: {string: cxl-memory}
-        endpoint: {string: "$fm"}
-        fabricRegion: {string: r0}
-      capacity:
-        memory: {value: 64Gi}
 ---
 apiVersion: resource.k8s.io/v1
 kind: ResourceClaim
@@ -44,13 +35,6 @@ metadata: {name: cam, namespace: default}
 spec:
   devices:
     requests: [{name: cam, exactly: {deviceClassName: camera.netdra.dev}}]
----
-apiVersion: resource.k8s.io/v1
-kind: ResourceClaim
-metadata: {name: mem, namespace: default}
-spec:
-  devices:
-    requests: [{name: mem, exactly: {deviceClassName: cxl-memory.netdra.dev}}]
 EOF
 apply_objects "$work/objs.yaml"
 cam_uid=$(allocate cam)

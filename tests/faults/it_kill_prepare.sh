@@ -7,34 +7,7 @@
 iterations=${NETDRA_KILL_ITERATIONS:-200}
 budget_s=${NETDRA_KILL_SECONDS:-360} # the ASan build on 2 busy cores needs ~1.3 s an iteration
 source "$(dirname "$0")/plugin_rig.sh"
-cat >"$work/objs.yaml" <<EOF
-apiVersion: v1
-kind: Node
-metadata: {name: n1}
----
-apiVersion: resource.k8s.io/v1
-kind: ResourceSlice
-metadata: {name: fabric}
-spec:
-  driver: netdra.dev
-  pool: {name: fabric, generation: 0, resourceSliceCount: 1}
-  allNodes: true
-  devices:
-    - name: region-0
-      attributes:
-        type: {string: cxl-memory}
-        endpoint: {string: "$fm"}
-        fabricRegion: {string: r0}
-      capacity:
-        memory: {value: 64Gi}
----
-apiVersion: resource.k8s.io/v1
-kind: ResourceClaim
-metadata: {name: mem, namespace: default}
-spec:
-  devices:
-    requests: [{name: mem, exactly: {deviceClassName: cxl-memory.netdra.dev}}]
-EOF
+fabric_objects "$work/objs.yaml"
 apply_objects "$work/objs.yaml"
 uid=$(allocate mem)
 # every attach takes 30 ms at the fabric manager, so kills land in the middle of attaches

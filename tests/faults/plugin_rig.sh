@@ -1,7 +1,7 @@
 # plugin_rig.sh: sourced by the node plugin's kill tests (it_kill_prepare.sh, it_kill_at_write.sh).
 # A work directory removed at exit with every process started here; the stand-in API server
-# (kubeconfig $work/kc) and a simulated fabric manager holding one 64 GiB region, r0, at $fm;
-# objects applied with the device classes, claims allocated to node n1; the node plugin (node
+# (kubeconfig $work/kc) and a simulated fabric manager holding one 64 GiB region, r0, at $fm, with
+# fabric_objects writing a slice of it and a claim for it; objects applied with the device classes, claims allocated to node n1; the node plugin (node
 # n1, local GPUs off) started and waited for, optionally under a prefix command (strace); the
 # attachments the fabric manager holds for a claim. Loopback only.
 set -euo pipefail
@@ -34,6 +34,36 @@ for _ in $(seq 100); do [ -f "$work/api.ready" ] && [ -f "$work/fm.ready" ] && b
 [ -f "$work/api.ready" ] && [ -f "$work/fm.ready" ] || die "the stand-in or the fabric manager did not start"
 fm=$(cat "$work/fm.ready")
 
+fabric_objects() { # YAML file: node n1, pool "fabric" with region-0 (r0 at $fm), claim default/mem
+  cat >"$1" <<EOF
+apiVersion: v1
+kind: Node
+metadata: {name: n1}
+---
+apiVersion: resource.k8s.io/v1
+kind: ResourceSlice
+metadata: {name: fabric}
+spec:
+  driver: netdra.dev
+  pool: {name: fabric, generation: 0, resourceSliceCount: 1}
+  allNodes: true
+  devices:
+    - name: region-0
+      attributes:
+        type: {string: cxl-memory}
+        endpoint: {string: "$fm"}
+        fabricRegion: {string: r0}
+      capacity:
+        memory: {value: 64Gi}
+---
+apiVersion: resource.k8s.io/v1
+kind: ResourceClaim
+metadata: {name: mem, namespace: default}
+spec:
+  devices:
+    requests: [{name: mem, exactly: {deviceClassName: cxl-memory.netdra.dev}}]
+EOF
+}
 apply_objects() { # YAML file
   $py "$src/tests/apiserver/kubectl_lite.py" --kubeconfig "$work/kc" apply -f "$1" \
     -f "$src/deploy/manifests/deviceclasses.yaml" >/dev/null || die "applying objects"
