@@ -22,6 +22,8 @@ api() { # name
 }
 kctl() { $py "$src/tests/apiserver/kubectl_lite.py" --kubeconfig "$work/$1.kc" "${@:2}"; }
 wait_for() { for _ in $(seq 100); do eval "$1" && return 0; sleep 0.1; done; echo "FAIL: timed out: $1"; exit 1; }
+# the slices as listed now; a failed list fails the call, so that a negated match cannot pass on it
+slices() { local out; out=$(kctl ctl get /apis/resource.k8s.io/v1/resourceslices) && printf '%s\n' "$out"; }
 
 # ---- controller: publish two pools, then drop one (delete), with leader election ----------
 api ctl
@@ -43,12 +45,12 @@ controller() { # inventories...
 controller "$work/inv.yaml,$work/inv2.yaml"
 wait_for 'kctl ctl get /apis/resource.k8s.io/v1/resourceslices | grep -q cam-2'
 rm "$work/inv2.yaml"
-wait_for '! kctl ctl get /apis/resource.k8s.io/v1/resourceslices | grep -q cam-2'
+wait_for 'out=$(slices) && ! grep -q cam-2 <<<"$out"'
 sleep 1 # a few lease renewals
 kill "$ctl_pid"
 wait "$ctl_pid" 2>/dev/null || true
 controller "$work/inv.yaml" # restarted without pool-b: its stale slice is deleted
-wait_for '! kctl ctl get /apis/resource.k8s.io/v1/resourceslices | grep -q pool-b'
+wait_for 'out=$(slices) && ! grep -q pool-b <<<"$out"'
 kill "$ctl_pid"
 wait "$ctl_pid" 2>/dev/null || true
 sleep 1.5 # watch requests are logged when their stream ends
