@@ -35,6 +35,8 @@ typedef struct {
 } nd_attach_request;
 
 typedef struct {
+  /* both handed over to the driver, which extends the edits and stores both in the shared,
+   * never-changed checkpoint entry: a backend keeps no reference to either */
   json_t *edits;       /* CDI containerEdits object: env[], deviceNodes[], mounts[] */
   json_t *state;       /* backend state kept in the checkpoint, given back to detach */
   char *vendor_cdi_id; /* gpu: a vendor CDI device id to return instead of ours, or NULL */

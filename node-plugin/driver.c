@@ -149,13 +149,20 @@ static void fill_request(nd_driver *d, const char *uid, const json_t *entry, con
   req->dev_root = d->dev_root;
 }
 
-/* Detach every device of the entry that is attaching or attached, last first. Devices that
- * detached are marked pending in the entry. Returns -1 with the first error. */
-static int detach_entry(nd_driver *d, const char *uid, json_t *entry, nd_error_t *err) {
+/* Detach every device of the entry that is attaching or attached, last first. The entry is
+ * not changed (it may be the checkpoint's, which is shared). Returns 0, or -1 with the first
+ * error and, in *left, a copy of the entry in which the devices that did detach are pending:
+ * what to record so that a later unprepare or restart retries only the others. */
+static int detach_entry(nd_driver *d, const char *uid, const json_t *entry, json_t **left,
+                        nd_error_t *err) {
   cleanup_free char *claim_dir = claim_dir_path(d, uid);
-  json_t *devs = json_object_get(entry, "devices");
+  const json_t *devs = json_object_get(entry, "devices");
+  size_t n = json_array_size(devs);
+  cleanup_free bool *detached = calloc(n ? n : 1, sizeof(*detached));
+  if (detached == NULL)
+    return nd_error_make(err, ENOMEM, "out of memory");
   int rc = 0;
-  for (size_t i = json_array_size(devs); i-- > 0;) {
+  for (size_t i = n; i-- > 0;) {
     json_t *dev = json_array_get(devs, i);
     const char *st = json_string_value(json_object_get(dev, "status"));
     if (strcmp(st, ND_CKPT_DEV_PENDING) == 0)
@@ -169,8 +176,7 @@ static int detach_entry(nd_driver *d, const char *uid, json_t *entry, nd_error_t
     if (be == NULL) {
       nd_error_make(&derr, EINVAL, "no backend for device type \"%s\"", type);
     } else if (be->detach(&req, json_is_null(state) ? NULL : state, &derr) == 0) {
-      json_object_set_new(dev, "status", json_string(ND_CKPT_DEV_PENDING));
-      json_object_set_new(dev, "state", json_null());
+      detached[i] = true;
       ND_LOG_INFO("driver", "detached", ND_KV_S("claim", uid), ND_KV_S("pool", req.pool),
                   ND_KV_S("device", req.device), ND_KV_S("type", type));
       continue;
@@ -181,6 +187,17 @@ static int detach_entry(nd_driver *d, const char *uid, json_t *entry, nd_error_t
       nd_error_make(err, derr->status, "detaching %s/%s: %s", req.pool, req.device,
                     nd_error_msg(derr));
       rc = -1;
+    }
+  }
+  if (rc < 0) {
+    *left = json_deep_copy(entry);
+    json_t *left_devs = json_object_get(*left, "devices");
+    for (size_t i = 0; *left && i < n; i++) {
+      if (!detached[i])
+        continue;
+      json_t *dev = json_array_get(left_devs, i);
+      json_object_set_new(dev, "status", json_string(ND_CKPT_DEV_PENDING));
+      json_object_set_new(dev, "state", json_null());
     }
   }
   return rc;
@@ -316,12 +333,15 @@ static json_t *plan_entry(nd_driver *d, const json_t *claim, const char *ns, con
                    ND_CKPT_PREPARE_STARTED, "devices", devices);
 }
 
-static int rollback_and_forget(nd_driver *d, const char *uid, json_t *entry) {
+static int rollback_and_forget(nd_driver *d, const char *uid, const json_t *entry) {
   cleanup_error nd_error_t err = NULL;
-  if (detach_entry(d, uid, entry, &err) < 0) {
+  cleanup_json json_t *left = NULL;
+  if (detach_entry(d, uid, entry, &left, &err) < 0) {
     /* keep the record so a later unprepare or restart retries the detach */
     cleanup_error nd_error_t perr = NULL;
-    nd_checkpoint_put(d->cp, uid, entry, &perr);
+    if (left == NULL || nd_checkpoint_put(d->cp, uid, left, &perr) < 0)
+      ND_LOG_ERROR("driver", "rollback-record-failed", ND_KV_S("claim", uid),
+                   ND_KV_S("error", perr ? nd_error_msg(perr) : "out of memory"));
     ND_LOG_ERROR("driver", "rollback-incomplete", ND_KV_S("claim", uid),
                  ND_KV_S("error", nd_error_msg(err)));
     return -1;
@@ -386,8 +406,19 @@ static int prepare_locked(nd_driver *d, const json_t *claim, const char *ns, con
   json_t *dev;
   json_array_foreach(devs, i, dev)
     json_object_set_new(dev, "status", json_string(ND_CKPT_DEV_ATTACHING));
-  if (!attaches_leave_nothing(d, uid, entry) && nd_checkpoint_put(d->cp, uid, entry, err) < 0)
-    return -1;
+  if (!attaches_leave_nothing(d, uid, entry)) {
+    if (nd_checkpoint_put(d->cp, uid, entry, err) < 0)
+      return -1;
+    /* the checkpoint now shares that tree: go on with a copy of our own */
+    json_t *own = json_deep_copy(entry);
+    if (own == NULL) {
+      nd_error_make(err, ENOMEM, "out of memory");
+      goto fail;
+    }
+    json_decref(entry);
+    entry = own;
+    devs = json_object_get(entry, "devices");
+  }
   json_array_foreach(devs, i, dev) {
     const char *type = json_string_value(json_object_get(dev, "type"));
     const nd_backend *be = nd_backend_for_type(type);
@@ -405,7 +436,7 @@ static int prepare_locked(nd_driver *d, const json_t *claim, const char *ns, con
     if (res.vendor_cdi_id) {
       json_object_set_new(dev, "vendorCdiId", json_string(res.vendor_cdi_id));
     } else {
-      json_t *edits = res.edits ? json_deep_copy(res.edits) : json_object();
+      json_t *edits = res.edits ? nd_steal(res.edits) : json_object(); /* handed over */
       add_device_env(edits, req.request, req.pool, req.device);
       const char *min_version = "0.3.0";
       if (nd_cdi_check_edits(edits, req.device, &min_version, err) < 0) {
@@ -458,9 +489,11 @@ static int unprepare_locked(nd_driver *d, const char *uid, nd_error_t *err) {
     ND_LOG_INFO("driver", "unprepare-unknown-claim", ND_KV_S("claim", uid));
     return 0;
   }
-  if (detach_entry(d, uid, entry, err) < 0) {
+  cleanup_json json_t *left = NULL;
+  if (detach_entry(d, uid, entry, &left, err) < 0) {
     cleanup_error nd_error_t perr = NULL;
-    nd_checkpoint_put(d->cp, uid, entry, &perr); /* remember which devices are already gone */
+    if (left) /* remember which devices are already gone */
+      nd_checkpoint_put(d->cp, uid, left, &perr);
     return -1;
   }
   if (nd_cdi_remove_claim_spec(d->cdi_dir, d->driver_name, uid, err) < 0 ||

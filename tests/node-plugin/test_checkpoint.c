@@ -11,7 +11,9 @@
 #include <string.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "atomic_file.h"
@@ -81,6 +83,15 @@ static void test_round_trip(void **state) {
   assert_true(json_equal(back, e));
   cleanup_json json_t *all = nd_checkpoint_all(cp);
   assert_int_equal(json_object_size(all), 1);
+  /* entries are shared, not copied: put keeps the tree, get and all hand it out */
+  cleanup_json json_t *e2 = entry(ND_CKPT_PREPARE_COMPLETED, ND_CKPT_DEV_ATTACHED);
+  assert_int_equal(nd_checkpoint_put(cp, "u2", e2, &err), 0);
+  cleanup_json json_t *back2 = nd_checkpoint_get(cp, "u2");
+  assert_ptr_equal(back2, e2);
+  cleanup_json json_t *all2 = nd_checkpoint_all(cp);
+  assert_ptr_equal(json_object_get(all2, "u2"), e2);
+  assert_int_equal(nd_checkpoint_remove(cp, "u2", &err), 0);
+  assert_null(nd_checkpoint_get(cp, "u2"));
   assert_int_equal(nd_checkpoint_remove(cp, "u1", &err), 0);
   assert_int_equal(nd_checkpoint_remove(cp, "unknown", &err), 0); /* not an error */
   nd_checkpoint_free(cp);
@@ -445,6 +456,36 @@ static void test_mkdir_p(void **state) {
   assert_non_null(strstr(nd_error_msg(err), "a/f"));
 }
 
+#if defined(__SANITIZE_ADDRESS__)
+#define SANITIZER_BUILD 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZER_BUILD 1
+#endif
+#endif
+#ifdef SANITIZER_BUILD
+/* Sanitizer builds check that a stored (shared) entry never changes: a change aborts. */
+static void test_changed_shared_entry_aborts(void **state) {
+  fixture *fx = *state;
+  pid_t pid = fork();
+  assert_true(pid >= 0);
+  if (pid == 0) {
+    nd_error_t err = NULL;
+    nd_checkpoint *cp = nd_checkpoint_open(fx->state, fx->boot, &err);
+    json_t *e = entry(ND_CKPT_PREPARE_STARTED, ND_CKPT_DEV_ATTACHING);
+    if (cp == NULL || nd_checkpoint_put(cp, "u1", e, &err) < 0)
+      _exit(2);
+    json_object_set_new(e, "phase", json_string(ND_CKPT_PREPARE_COMPLETED)); /* not allowed */
+    json_decref(nd_checkpoint_get(cp, "u1"));
+    _exit(0); /* the change went unnoticed */
+  }
+  int status = 0;
+  assert_int_equal(waitpid(pid, &status, 0), pid);
+  assert_true(WIFSIGNALED(status));
+  assert_int_equal(WTERMSIG(status), SIGABRT);
+}
+#endif
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_round_trip, setup, teardown),
@@ -457,6 +498,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_mkdir_p, setup, teardown),
       cmocka_unit_test(test_bad_entries),
       cmocka_unit_test_setup_teardown(test_write_failure_keeps_state, setup, teardown),
+#ifdef SANITIZER_BUILD
+      cmocka_unit_test_setup_teardown(test_changed_shared_entry_aborts, setup, teardown),
+#endif
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

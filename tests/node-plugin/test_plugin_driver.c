@@ -65,6 +65,8 @@ static pthread_mutex_t fake_mu = PTHREAD_MUTEX_INITIALIZER;
 static json_t *attached;        /* device -> count of live attachments */
 static int attach_calls;
 static char fail_device[64];    /* attach of this device fails */
+static char fail_detach[64];    /* detach of this device fails */
+static int detach_calls;
 static int attach_delay_ms;
 
 static int fake_attach(const nd_attach_request *req, nd_attach_result *res, nd_error_t *err) {
@@ -89,6 +91,11 @@ static int fake_attach(const nd_attach_request *req, nd_attach_result *res, nd_e
 
 static int fake_detach(const nd_attach_request *req, const json_t *state, nd_error_t *err) {
   pthread_mutex_lock(&fake_mu);
+  detach_calls++;
+  if (strcmp(req->device, fail_detach) == 0) {
+    pthread_mutex_unlock(&fake_mu);
+    return nd_error_make(err, EIO, "fake endpoint cannot release %s", req->device);
+  }
   json_int_t n = json_integer_value(json_object_get(attached, req->device));
   if (n > 0)
     json_object_set_new(attached, req->device, json_integer(n - 1));
@@ -192,6 +199,8 @@ static int setup(void **state) {
   attached = json_object();
   attach_calls = 0;
   fail_device[0] = '\0';
+  fail_detach[0] = '\0';
+  detach_calls = 0;
   attach_delay_ms = 0;
   cleanup_error nd_error_t err = NULL;
   fx->loop = nd_loop_new(&err);
@@ -359,6 +368,45 @@ static void test_attach_failure_rolls_back(void **state) {
   assert_int_equal(live("dev-a") + live("dev-b") + live("dev-c"), 3);
 }
 
+/* A detach that fails leaves the claim recorded with only the devices still attached; the
+ * stored entry the unprepare read (shared with the checkpoint) is not changed. */
+static void test_detach_failure_records_what_is_left(void **state) {
+  fixture *fx = *state;
+  const char *devs[] = {"dev-a", "dev-b"};
+  add_claim("ns1", "d", "uid-d", devs, 2);
+  nd_claim_ref refs[] = {{"ns1", "uid-d", "d"}};
+  cleanup_json json_t *res = prepare(fx, refs, 1);
+  assert_null(json_object_get(json_object_get(res, "uid-d"), "error"));
+  cleanup_json json_t *stored = nd_checkpoint_get(fx->cp, "uid-d");
+  cleanup_free char *stored_text = json_dumps(stored, JSON_COMPACT);
+  snprintf(fail_detach, sizeof(fail_detach), "dev-b");
+  cleanup_json json_t *un = unprepare(fx, refs, 1);
+  const char *e = json_string_value(json_object_get(json_object_get(un, "uid-d"), "error"));
+  assert_non_null(e);
+  assert_non_null(strstr(e, "cannot release dev-b"));
+  assert_int_equal(live("dev-a"), 0);
+  assert_int_equal(live("dev-b"), 1);
+  cleanup_free char *after_text = json_dumps(stored, JSON_COMPACT);
+  assert_string_equal(after_text, stored_text); /* the shared entry is untouched */
+  cleanup_json json_t *left = nd_checkpoint_get(fx->cp, "uid-d");
+  assert_non_null(left);
+  assert_ptr_not_equal(left, stored);
+  json_t *ld = json_object_get(left, "devices");
+  assert_string_equal(json_string_value(json_object_get(json_array_get(ld, 0), "status")),
+                      ND_CKPT_DEV_PENDING);
+  assert_true(json_is_null(json_object_get(json_array_get(ld, 0), "state")));
+  assert_string_equal(json_string_value(json_object_get(json_array_get(ld, 1), "status")),
+                      ND_CKPT_DEV_ATTACHED);
+  /* the retry detaches only what is left */
+  fail_detach[0] = '\0';
+  int before = detach_calls;
+  cleanup_json json_t *un2 = unprepare(fx, refs, 1);
+  assert_null(json_object_get(json_object_get(un2, "uid-d"), "error"));
+  assert_int_equal(detach_calls - before, 1);
+  assert_int_equal(live("dev-b"), 0);
+  assert_null(nd_checkpoint_get(fx->cp, "uid-d"));
+}
+
 static void test_unknown_type_and_missing_device(void **state) {
   fixture *fx = *state;
   const char *odd[] = {"dev-odd"};
@@ -517,6 +565,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_prepare_mixed_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_attach_failure_rolls_back, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_detach_failure_records_what_is_left, setup, teardown),
       cmocka_unit_test_setup_teardown(test_unknown_type_and_missing_device, setup, teardown),
       cmocka_unit_test_setup_teardown(test_recover_interrupted_prepare, setup, teardown),
       cmocka_unit_test_setup_teardown(test_same_claim_serialised, setup, teardown),
