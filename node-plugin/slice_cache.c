@@ -11,6 +11,7 @@
 #include "log.h"
 
 #define SLICES_PATH "/apis/resource.k8s.io/v1/resourceslices"
+#define PARSED_MAX 128
 
 struct nd_slice_cache {
   pthread_mutex_t mu;
@@ -23,6 +24,12 @@ struct nd_slice_cache {
    * parses the one device it returns. */
   json_t *slices;
   json_t *pools; /* pool name -> [names of its slices]: a lookup reads only its pool's slices */
+  /* The devices looked up lately, parsed: "%p" of the device's text -> [text, device]. A
+   * node prepares a few devices again and again, and parsing one costs more than the rest of
+   * the lookup. The pair holds the text, so its address is not reused while it is a key; a
+   * slice update makes new texts, so an entry never answers for a changed device. Emptied
+   * when it reaches PARSED_MAX entries. The devices are shared: read only. */
+  json_t *parsed;
   nd_k8s_watch *watch;
   nd_slice_cache_changed_cb changed;
   void *changed_data;
@@ -39,6 +46,7 @@ nd_slice_cache *nd_slice_cache_new(nd_k8s_client *k8s, const char *driver, nd_er
   sc->driver = strdup(driver);
   sc->slices = json_object();
   sc->pools = json_object();
+  sc->parsed = json_object();
   cleanup_free char *sel = NULL;
   cleanup_free char *esc = NULL;
   if (asprintf(&sel, "spec.driver=%s", driver) < 0 || (esc = nd_k8s_escape(sel)) == NULL ||
@@ -58,6 +66,7 @@ void nd_slice_cache_free(nd_slice_cache *sc) {
     nd_k8s_watch_stop(sc->watch);
   json_decref(sc->slices);
   json_decref(sc->pools);
+  json_decref(sc->parsed);
   pthread_mutex_destroy(&sc->mu);
   free(sc->driver);
   free(sc->query);
@@ -204,14 +213,30 @@ static json_t *find_locked(nd_slice_cache *sc, const char *pool, const char *dev
   return json_incref(best);
 }
 
-/* The device of pool/device parsed from its cached text (a tree of the caller's own; the text
- * is parsed outside the lock), or NULL. */
+/* The device of pool/device (shared, read only), parsed from its cached text outside the
+ * lock unless it was parsed lately, or NULL. */
 static json_t *find(nd_slice_cache *sc, const char *pool, const char *device, char **node_name) {
+  char key[32];
   pthread_mutex_lock(&sc->mu);
   json_t *text = find_locked(sc, pool, device, node_name);
+  json_t *dev = NULL;
+  if (text) {
+    snprintf(key, sizeof(key), "%p", (void *)text);
+    dev = json_incref(json_array_get(json_object_get(sc->parsed, key), 1));
+  }
   pthread_mutex_unlock(&sc->mu);
-  json_error_t jerr;
-  json_t *dev = text ? json_loadb(json_string_value(text), json_string_length(text), 0, &jerr) : NULL;
+  if (text && dev == NULL) {
+    json_error_t jerr;
+    dev = json_loadb(json_string_value(text), json_string_length(text), 0, &jerr);
+    json_t *pair = dev ? json_pack("[O, O]", text, dev) : NULL;
+    if (pair) {
+      pthread_mutex_lock(&sc->mu);
+      if (json_object_size(sc->parsed) >= PARSED_MAX)
+        json_object_clear(sc->parsed);
+      json_object_set_new(sc->parsed, key, pair);
+      pthread_mutex_unlock(&sc->mu);
+    }
+  }
   json_decref(text);
   return dev;
 }

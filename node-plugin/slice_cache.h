@@ -26,8 +26,9 @@ void nd_slice_cache_free(nd_slice_cache *sc);
 void nd_slice_cache_replace(nd_slice_cache *sc, const json_t *items);
 void nd_slice_cache_apply(nd_slice_cache *sc, bool deleted, const json_t *slice);
 
-/* The device object of pool/device (the caller's own) from the slice with the highest
- * generation of that pool, and the slice's spec.nodeName (heap, NULL when the slice has none).
+/* The device object of pool/device (a new reference to a tree the cache shares: read only)
+ * from the slice with the highest generation of that pool, and the slice's spec.nodeName
+ * (heap, NULL when the slice has none).
  * Reads only the slices of that pool, each through a map of its devices.
  * allow_relist: on a miss, list the slices synchronously once (worker threads only).
  * Returns NULL with err when the device is not published. */

@@ -1,7 +1,8 @@
 /* test_slice_cache.c: the node plugin's cache of our ResourceSlices, looked up through its
  * device index: the highest generation of a pool wins, a device that moves between slices or
  * leaves with its slice is found where it is now (or not at all), a relist rebuilds the index,
- * and a device handed out stays valid after its slice leaves the cache. No REST client: the
+ * a device handed out stays valid after its slice leaves the cache, and a device parsed lately
+ * is handed out again without a new parse until its slice changes. No REST client: the
  * lookups here never relist; the watch and the relist over HTTP are covered by
  * it_plugin_e2e.sh. */
 #include <setjmp.h>
@@ -114,10 +115,54 @@ static void test_relist_rebuilds_and_node_name(void **state) {
   nd_slice_cache_free(sc);
 }
 
+/* A device looked up again is the same (shared) tree; once its slice changes, the lookup
+ * answers the new content; a full memo is emptied, not grown. */
+static void test_parsed_devices_reused_until_changed(void **state) {
+  nd_slice_cache *sc = cache();
+  apply_new(sc, false, slice("a-0", "lab", 1, NULL, "cam-0"));
+  cleanup_free char *node = NULL;
+  cleanup_error nd_error_t err = NULL;
+  cleanup_json json_t *first = nd_slice_cache_lookup(sc, "lab", "cam-0", false, &node, &err);
+  cleanup_json json_t *again = nd_slice_cache_lookup(sc, "lab", "cam-0", false, &node, &err);
+  assert_non_null(first);
+  assert_ptr_equal(first, again);
+  /* the same slice, the device's endpoint changed */
+  json_t *changed = slice("a-0", "lab", 2, NULL, "cam-0");
+  json_t *dev = json_array_get(json_object_get(json_object_get(changed, "spec"), "devices"), 0);
+  json_object_set_new(json_object_get(dev, "attributes"), "endpoint",
+                      json_pack("{s:s}", "string", "rtsp://192.0.2.7/"));
+  apply_new(sc, false, changed);
+  cleanup_json json_t *now = nd_slice_cache_lookup(sc, "lab", "cam-0", false, &node, &err);
+  assert_non_null(now);
+  assert_ptr_not_equal(now, first);
+  assert_string_equal(nd_slice_device_string_attr(now, "netdra.dev", "endpoint"),
+                      "rtsp://192.0.2.7/");
+  assert_null(nd_slice_device_string_attr(first, "netdra.dev", "endpoint")); /* untouched */
+  /* many devices: every answer right, the memo bounded */
+  char names[4096] = "";
+  for (int i = 0; i < 300; i++) {
+    char n[16];
+    snprintf(n, sizeof(n), "%sd%d", i ? " " : "", i);
+    strcat(names, n);
+  }
+  apply_new(sc, false, slice("big", "many", 1, NULL, names));
+  for (int round = 0; round < 2; round++)
+    for (int i = 0; i < 300; i++) {
+      char n[16];
+      snprintf(n, sizeof(n), "d%d", i);
+      cleanup_free char *nn = NULL;
+      cleanup_json json_t *d = nd_slice_cache_lookup(sc, "many", n, false, &nn, &err);
+      assert_non_null(d);
+      assert_string_equal(json_string_value(json_object_get(d, "name")), n);
+    }
+  nd_slice_cache_free(sc);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_generations_moves_and_deletes),
       cmocka_unit_test(test_relist_rebuilds_and_node_name),
+      cmocka_unit_test(test_parsed_devices_reused_until_changed),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
