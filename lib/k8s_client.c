@@ -15,6 +15,9 @@
 
 #define MAX_BODY (64u << 20)
 #define TOKEN_MAX 16384
+/* idle connections to the API server kept for reuse: more than the node plugin's workers and
+ * the watches and async requests of the loop together */
+#define ND_K8S_KEPT_CONNECTIONS 32L
 
 static const double latency_bounds_ms[] = {1, 2, 5, 10, 25, 50, 100, 250, 500, 1000, 2500};
 
@@ -223,6 +226,7 @@ nd_k8s_client *nd_k8s_client_new(nd_loop *loop, const nd_k8s_options *opts, nd_e
     curl_multi_setopt(c->multi, CURLMOPT_SOCKETDATA, c);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERFUNCTION, on_multi_timer);
     curl_multi_setopt(c->multi, CURLMOPT_TIMERDATA, c);
+    curl_multi_setopt(c->multi, CURLMOPT_MAXCONNECTS, ND_K8S_KEPT_CONNECTIONS);
   }
   ND_LOG_DEBUG("k8s", "client-ready", ND_KV_S("server", c->cfg.server),
                ND_KV_S("config", c->cfg.source));
@@ -338,6 +342,10 @@ static request *request_new(nd_k8s_client *c, bool sync, const char *method, con
   curl_easy_setopt(e, CURLOPT_USERAGENT, c->user_agent);
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
   curl_easy_setopt(e, CURLOPT_PROTOCOLS_STR, "http,https");
+  /* the connections every handle shares (CURLSHOPT_SHARE CONNECT): libcurl closes a returned
+   * connection when the cache holds more than this, 5 by default, so eight worker threads
+   * making requests at once opened a new connection (and TLS session) for most of them */
+  curl_easy_setopt(e, CURLOPT_MAXCONNECTS, ND_K8S_KEPT_CONNECTIONS);
   if (strcmp(method, "HEAD") == 0)
     curl_easy_setopt(e, CURLOPT_NOBODY, 1L);
   if (c->cfg.insecure) {

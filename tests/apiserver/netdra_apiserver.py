@@ -10,7 +10,8 @@ DeviceClass written is checked against the upstream OpenAPI schema and the API's
 (validation.py); invalid objects get 422 with the causes. docs/stand-in-apiserver.md lists
 what is approximated (server-side apply, finalizers, admission).
 
-Test-only admin API under /_netdra/ (faults, request log, history compaction, dropped watches).
+Test-only admin API under /_netdra/ (faults, request log, connections accepted, history compaction,
+dropped watches).
 """
 import argparse
 import base64
@@ -443,6 +444,8 @@ class Handler(BaseHTTPRequestHandler):
         # like the real API server (Go sets TCP_NODELAY): headers and body are separate writes,
         # and with Nagle a kept-alive client would wait for a delayed ACK (40 ms) per response
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        with self.server.connections_lock:
+            self.server.connections_accepted += 1
 
     def log_message(self, fmt, *args):
         if self.server.logfile:
@@ -542,6 +545,9 @@ class Handler(BaseHTTPRequestHandler):
         if path == "/_netdra/requests" and method == "DELETE":
             srv.faults.reset()
             return self.send_json(200, {"ok": True})
+        if path == "/_netdra/connections" and method == "GET":
+            with srv.connections_lock:
+                return self.send_json(200, {"accepted": srv.connections_accepted})
         if path == "/_netdra/compact" and method == "POST":
             srv.store.compact()
             return self.send_json(200, {"ok": True, "oldestResourceVersion": srv.store.oldest_rv})
@@ -811,6 +817,8 @@ class Handler(BaseHTTPRequestHandler):
 class Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    connections_accepted = 0  # connections a client opened (GET /_netdra/connections)
+    connections_lock = threading.Lock()
 
     def handle_error(self, request, client_address):
         pass  # client went away: not our problem

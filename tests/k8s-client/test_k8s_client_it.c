@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +37,27 @@ static void admin(const char *method, const char *what, const char *body) {
   assert_int_equal(curl_easy_perform(h), CURLE_OK);
   curl_easy_cleanup(h);
   fclose(devnull);
+}
+
+/* The stand-in's count of TCP connections opened by clients so far. */
+static long connections_accepted(void) {
+  char url[512];
+  snprintf(url, sizeof(url), "%s/_netdra/connections", server);
+  CURL *h = curl_easy_init();
+  curl_easy_setopt(h, CURLOPT_URL, url);
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 0L); /* test equipment's admin API only */
+  curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 0L);
+  char *text = NULL;
+  size_t len = 0;
+  FILE *out = open_memstream(&text, &len);
+  curl_easy_setopt(h, CURLOPT_WRITEDATA, out);
+  assert_int_equal(curl_easy_perform(h), CURLE_OK);
+  curl_easy_cleanup(h);
+  fclose(out);
+  cleanup_json json_t *body = json_loads(text, 0, NULL);
+  free(text);
+  assert_true(json_is_integer(json_object_get(body, "accepted")));
+  return (long)json_integer_value(json_object_get(body, "accepted"));
 }
 
 static json_t *slice(const char *name, const char *driver) {
@@ -200,6 +222,51 @@ static void test_async_requests(void **state) {
                                              "{not json", NULL, on_done, &s, &err), 0);
   run_until(loop, &s.done, 1, 10000);
   assert_int_equal(s.status, 400);
+  nd_k8s_client_free(c);
+  nd_loop_free(loop);
+}
+
+typedef struct {
+  nd_k8s_client *c;
+  int failures;
+} getter;
+
+static void *get_loop(void *arg) {
+  getter *g = arg;
+  for (int i = 0; i < 25; i++) {
+    nd_k8s_result r = {0};
+    nd_error_t err = NULL;
+    if (nd_k8s_request(g->c, "GET", "/apis/resource.k8s.io", NULL, NULL, &r, &err) < 0 ||
+        r.http_status != 200)
+      g->failures++;
+    nd_error_release(&err);
+    nd_k8s_result_clear(&r);
+  }
+  return NULL;
+}
+
+/* Eight threads making synchronous requests at once keep eight connections alive: libcurl
+ * closes a kept connection beyond its default cache of 5 per handle, so without a larger cache
+ * most of these requests would open a new connection (and a TLS handshake). */
+static void test_concurrent_requests_keep_connections(void **state) {
+  cleanup_error nd_error_t err = NULL;
+  nd_loop *loop = nd_loop_new(&err);
+  nd_k8s_client *c = client(loop);
+  getter g[8];
+  pthread_t t[8];
+  long before = connections_accepted();
+  for (int i = 0; i < 8; i++) {
+    g[i] = (getter){.c = c};
+    assert_int_equal(pthread_create(&t[i], NULL, get_loop, &g[i]), 0);
+  }
+  for (int i = 0; i < 8; i++) {
+    assert_int_equal(pthread_join(t[i], NULL), 0);
+    assert_int_equal(g[i].failures, 0);
+  }
+  long opened = connections_accepted() - before - 1; /* less this count's own connection */
+  print_message("200 requests from 8 threads opened %ld connections\n", opened);
+  assert_true(opened >= 1);
+  assert_true(opened <= 8);
   nd_k8s_client_free(c);
   nd_loop_free(loop);
 }
@@ -374,6 +441,7 @@ int main(void) {
       cmocka_unit_test(test_pagination),
       cmocka_unit_test(test_retry_after_and_transport_error),
       cmocka_unit_test(test_async_requests),
+      cmocka_unit_test(test_concurrent_requests_keep_connections),
       cmocka_unit_test(test_watch_relist_and_reconnect),
       cmocka_unit_test(test_watch_paged_list),
       cmocka_unit_test(test_discovery_and_rate_limit),
