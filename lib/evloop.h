@@ -1,7 +1,8 @@
-/* evloop.h: the one event loop each daemon runs (epoll, timerfd, signalfd).
+/* evloop.h: the one event loop each daemon runs (epoll, signalfd, and timers kept in the loop:
+ * a min-heap of CLOCK_MONOTONIC deadlines that sets epoll's timeout, so timers cost no syscall).
  *
  * File descriptors, timers, signals and deferred callbacks all run on one thread.
- * Callbacks must not block. Removing a watch from inside any callback is safe. */
+ * Callbacks must not block. Removing a watch or a timer from inside any callback is safe. */
 #ifndef NETDRA_EVLOOP_H
 #define NETDRA_EVLOOP_H
 
@@ -27,7 +28,8 @@ void nd_loop_free(nd_loop *loop);
 
 /* Run until nd_loop_stop(); returns 0, or -1 with err on an epoll failure. */
 int nd_loop_run(nd_loop *loop, nd_error_t *err);
-/* Run one iteration, waiting at most timeout_ms (-1 = forever); for tests and tools. */
+/* Run one iteration, waiting at most timeout_ms (-1 = forever), less when a timer is due earlier,
+ * not at all when deferred calls are queued; for tests and tools. */
 int nd_loop_run_once(nd_loop *loop, int timeout_ms, nd_error_t *err);
 void nd_loop_stop(nd_loop *loop);
 bool nd_loop_stopping(const nd_loop *loop);
@@ -37,7 +39,11 @@ nd_watch *nd_loop_add_fd(nd_loop *loop, int fd, uint32_t events, nd_fd_cb cb, vo
 int nd_loop_mod_fd(nd_loop *loop, nd_watch *w, uint32_t events, nd_error_t *err);
 void nd_loop_del_fd(nd_loop *loop, nd_watch *w); /* does not close the fd */
 
-/* One-shot when interval_ms == 0, periodic otherwise. delay_ms 0 fires on the next iteration. */
+/* One-shot when interval_ms == 0, periodic otherwise. delay_ms 0 fires on the next iteration.
+ * A timer never fires before its deadline; timers due together fire in deadline order. A one-shot
+ * timer is not armed any more once it fired (unless its callback re-arms it). A periodic timer
+ * that fell behind fires once and keeps its phase (next: first deadline + k * interval after now).
+ * nd_timer_rearm re-arms an armed or disarmed timer (no syscall; returns 0). */
 nd_timer *nd_loop_add_timer(nd_loop *loop, uint64_t delay_ms, uint64_t interval_ms, nd_timer_cb cb,
                             void *data, nd_error_t *err);
 int nd_timer_rearm(nd_timer *timer, uint64_t delay_ms, uint64_t interval_ms);
