@@ -1,10 +1,12 @@
 /* backend_gpu.c: attach backend of local GPUs (type "gpu", published by gpu_slice.c).
  *
  * The allocated device is found again by its resource.kubernetes.io/pciBusID attribute among
- * the GPUs enumerated under dev_root (gpu_enumerate.h). When a vendor CDI spec in
- * <dev_root>/etc/cdi or <dev_root>/var/run/cdi (*.json, *.yaml; kind nvidia.com/...,
- * amd.com/..., intel.com/...) has a device whose containerEdits.deviceNodes hold this GPU's
- * own node (/dev/nvidia0, /dev/dri/renderD128) and no other local GPU's node, that device's qualified id (e.g.
+ * the GPUs under dev_root (nd_gpu_enumerate_for, gpu_enumerate.h: the last enumeration,
+ * checked with a few stat()s of this GPU's files and nodes and one read of the PCI device
+ * directory, else a new one). When a vendor CDI spec in <dev_root>/etc/cdi or
+ * <dev_root>/var/run/cdi (*.json, *.yaml; kind nvidia.com/..., amd.com/..., intel.com/...) has
+ * a device whose containerEdits.deviceNodes hold this GPU's own node (/dev/nvidia0,
+ * /dev/dri/renderD128) and no other local GPU's node, that device's qualified id (e.g.
  * nvidia.com/gpu=0) is returned instead of edits: the vendor's spec knows the driver
  * libraries and hooks. Among several matches the one with the fewest device nodes wins (a
  * single GPU rather than "all"); /var/run/cdi is searched after /etc/cdi and wins a tie.
@@ -176,7 +178,7 @@ static int gpu_attach(const nd_attach_request *req, nd_attach_result *res, nd_er
     return -1;
   const char *root = req->dev_root ? req->dev_root : "/";
   nd_gpu_list gpus;
-  if (nd_gpu_enumerate(root, &gpus, err) < 0)
+  if (nd_gpu_enumerate_for(root, bus_id, &gpus, err) < 0)
     return nd_error_wrap(err, "finding GPU %s", bus_id);
   int rc = 0;
   const nd_gpu *g = nd_gpu_find(&gpus, bus_id);

@@ -4,7 +4,9 @@
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,14 +112,119 @@ static long long read_ll(const char *dir, const char *file, long long def) {
   return v;
 }
 
-static bool exists(const char *root, const char *abs_path) {
-  cleanup_free char *p = join(root, abs_path);
-  struct stat sb;
-  return p && stat(p, &sb) == 0;
+/* ---- the files an attach relies on, per GPU ------------------------------------------------ */
+
+/* While enumerating for an attach (nd_gpu_enumerate_for), the files a GPU's answer was derived
+ * from are recorded with their version, stat()ed before they are read: a file that changes
+ * afterwards has a version other than the recorded one, so a recorded answer is never newer
+ * than its versions. The reasoning is at the memo below. */
+#define WATCH_PATH_MAX 96 /* "/proc/driver/nvidia/gpus/<address>/information" and the like */
+#define WATCHES_PER_GPU 8
+
+typedef struct {
+  char rel[WATCH_PATH_MAX]; /* path under the root */
+  bool presence_only;       /* a device node: only whether it exists matters */
+  bool present;
+  dev_t dev;
+  ino_t ino;
+  off_t size;
+  struct timespec mtime, ctime;
+} watched_file;
+
+typedef struct {
+  bool complete; /* false: a path did not fit; this GPU is never answered from memory */
+  size_t n;
+  watched_file files[WATCHES_PER_GPU];
+} gpu_watch;
+
+/* root + rel into buf, as join() forms it; false when it does not fit. */
+static bool join_into(char *buf, size_t size, const char *root, const char *rel) {
+  size_t n = strlen(root);
+  while (n > 1 && root[n - 1] == '/')
+    n--;
+  if (n == 1 && root[0] == '/')
+    n = 0;
+  size_t sep = rel[0] == '/' ? 0 : 1, rel_len = strlen(rel);
+  if (n + sep + rel_len >= size)
+    return false;
+  memcpy(buf, root, n); /* no snprintf: this runs for each watched file at every attach */
+  buf[n] = '/';
+  memcpy(buf + n + sep, rel, rel_len + 1);
+  return true;
 }
 
-static void add_node(nd_gpu *g, const char *root, const char *node, bool primary) {
-  if (!exists(root, node) || g->n_nodes >= ND_GPU_MAX_NODES)
+static bool same_file(const watched_file *f, bool present, const struct stat *st) {
+  if (f->present != present)
+    return false;
+  if (!present || f->presence_only)
+    return true;
+  return f->dev == st->st_dev && f->ino == st->st_ino && f->size == st->st_size &&
+         f->mtime.tv_sec == st->st_mtim.tv_sec && f->mtime.tv_nsec == st->st_mtim.tv_nsec &&
+         f->ctime.tv_sec == st->st_ctim.tv_sec && f->ctime.tv_nsec == st->st_ctim.tv_nsec;
+}
+
+/* Record rel (under the root) in w as it is now: st, or absent when st is NULL. */
+static void watch_record(gpu_watch *w, const char *rel, bool presence_only,
+                         const struct stat *st) {
+  if (w == NULL)
+    return;
+  if (w->n >= WATCHES_PER_GPU || strlen(rel) >= WATCH_PATH_MAX) {
+    w->complete = false;
+    return;
+  }
+  watched_file *f = &w->files[w->n++];
+  memset(f, 0, sizeof(*f));
+  snprintf(f->rel, sizeof(f->rel), "%s", rel);
+  f->presence_only = presence_only;
+  f->present = st != NULL;
+  if (st != NULL) {
+    f->dev = st->st_dev;
+    f->ino = st->st_ino;
+    f->size = st->st_size;
+    f->mtime = st->st_mtim;
+    f->ctime = st->st_ctim;
+  }
+}
+
+/* stat() root + rel and record its version in w; nothing when w is NULL (a plain
+ * enumeration makes no system call for it). */
+static void watch_file(gpu_watch *w, const char *root, const char *rel) {
+  char path[PATH_MAX];
+  struct stat st;
+  if (w == NULL)
+    return;
+  if (!join_into(path, sizeof(path), root, rel)) {
+    w->complete = false;
+    return;
+  }
+  watch_record(w, rel, false, stat(path, &st) == 0 ? &st : NULL);
+}
+
+/* Does the device node (container path) exist under the root? Recorded in w when not NULL. */
+static bool node_exists(gpu_watch *w, const char *root, const char *node) {
+  char path[PATH_MAX];
+  struct stat st;
+  bool present = join_into(path, sizeof(path), root, node) && stat(path, &st) == 0;
+  watch_record(w, node, true, present ? &st : NULL);
+  return present;
+}
+
+static bool watch_still_true(const gpu_watch *w, const char *root) {
+  char path[PATH_MAX];
+  if (!w->complete)
+    return false;
+  for (size_t i = 0; i < w->n; i++) {
+    struct stat st;
+    if (!join_into(path, sizeof(path), root, w->files[i].rel))
+      return false;
+    if (!same_file(&w->files[i], stat(path, &st) == 0, &st))
+      return false;
+  }
+  return true;
+}
+
+static void add_node(nd_gpu *g, gpu_watch *w, const char *root, const char *node, bool primary) {
+  if (!node_exists(w, root, node) || g->n_nodes >= ND_GPU_MAX_NODES)
     return;
   snprintf(g->nodes[g->n_nodes++], sizeof(g->nodes[0]), "%s", node);
   if (primary)
@@ -131,7 +238,8 @@ static void find_pcie_root(const char *link, nd_gpu *g) {
   if (n <= 0)
     return;
   target[n] = '\0';
-  for (char *tok = strtok(target, "/"); tok; tok = strtok(NULL, "/")) {
+  char *save = NULL; /* strtok_r: attaches enumerate on several threads at once */
+  for (char *tok = strtok_r(target, "/", &save); tok; tok = strtok_r(NULL, "/", &save)) {
     unsigned dom, bus;
     char rest;
     if (sscanf(tok, "pci%4x:%2x%c", &dom, &bus, &rest) == 2 && strlen(tok) == 10) {
@@ -156,11 +264,16 @@ static void set_model(nd_gpu *g, unsigned vendor, const char *from_driver) {
 }
 
 /* "Key:   value" lines of the NVIDIA information file. */
-static void nvidia_info(const char *root, nd_gpu *g, int ordinal) {
+static void nvidia_info(const char *root, nd_gpu *g, gpu_watch *w, int ordinal) {
   cleanup_free char *rel = NULL;
   g->index = ordinal;
   char model[65] = "";
-  if (asprintf(&rel, "/proc/driver/nvidia/gpus/%s/information", g->pci_address) >= 0) {
+  if (asprintf(&rel, "/proc/driver/nvidia/gpus/%s/information", g->pci_address) < 0)
+    rel = NULL;
+  if (rel == NULL && w != NULL)
+    w->complete = false;
+  if (rel != NULL) {
+    watch_file(w, root, rel); /* the Device Minor, hence the primary node */
     cleanup_free char *path = join(root, rel);
     cleanup_file FILE *f = path ? fopen(path, "re") : NULL;
     char line[256];
@@ -191,10 +304,10 @@ static void nvidia_info(const char *root, nd_gpu *g, int ordinal) {
   set_model(g, 0x10de, model);
   char node[64];
   snprintf(node, sizeof(node), "/dev/nvidia%d", g->index);
-  add_node(g, root, node, true);
-  add_node(g, root, "/dev/nvidiactl", false);
-  add_node(g, root, "/dev/nvidia-uvm", false);
-  add_node(g, root, "/dev/nvidia-uvm-tools", false);
+  add_node(g, w, root, node, true);
+  add_node(g, w, root, "/dev/nvidiactl", false);
+  add_node(g, w, root, "/dev/nvidia-uvm", false);
+  add_node(g, w, root, "/dev/nvidia-uvm-tools", false);
 }
 
 /* cardN / renderDN entries of <dev>/drm, lowest number of each. */
@@ -215,7 +328,8 @@ static void drm_minors(const char *dev_dir, int *card, int *render) {
     closedir(d);
 }
 
-static void amd_info(const char *root, const char *dev_dir, nd_gpu *g, int ordinal) {
+static void amd_info(const char *root, const char *dev_dir, const char *drm_rel, nd_gpu *g,
+                     gpu_watch *w, int ordinal) {
   char product[65] = "";
   cleanup_free char *p = join(dev_dir, "product_name");
   if (p)
@@ -224,19 +338,22 @@ static void amd_info(const char *root, const char *dev_dir, nd_gpu *g, int ordin
   long long vram = read_ll(dev_dir, "mem_info_vram_total", 0);
   g->memory_bytes = vram > 0 ? (unsigned long long)vram : 0;
   int card, render;
+  watch_file(w, root, drm_rel); /* which render node */
   drm_minors(dev_dir, &card, &render);
   g->index = card >= 0 ? card : ordinal;
   char node[64];
   if (render >= 0) {
     snprintf(node, sizeof(node), "/dev/dri/renderD%d", render);
-    add_node(g, root, node, true);
+    add_node(g, w, root, node, true);
   }
-  add_node(g, root, "/dev/kfd", false);
+  add_node(g, w, root, "/dev/kfd", false);
 }
 
-static void intel_info(const char *root, const char *dev_dir, nd_gpu *g, int ordinal) {
+static void intel_info(const char *root, const char *dev_dir, const char *drm_rel, nd_gpu *g,
+                       gpu_watch *w, int ordinal) {
   set_model(g, 0x8086, NULL);
   int card, render;
+  watch_file(w, root, drm_rel); /* which render and card nodes */
   drm_minors(dev_dir, &card, &render);
   g->index = card >= 0 ? card : ordinal;
   long long lmem = 0;
@@ -251,11 +368,11 @@ static void intel_info(const char *root, const char *dev_dir, nd_gpu *g, int ord
   char node[64];
   if (render >= 0) {
     snprintf(node, sizeof(node), "/dev/dri/renderD%d", render);
-    add_node(g, root, node, true);
+    add_node(g, w, root, node, true);
   }
   if (card >= 0) {
     snprintf(node, sizeof(node), "/dev/dri/card%d", card);
-    add_node(g, root, node, g->primary_node[0] == '\0');
+    add_node(g, w, root, node, g->primary_node[0] == '\0');
   }
 }
 
@@ -265,11 +382,11 @@ static int cmp_names(const void *a, const void *b) {
 
 /* ---- what each PCI function is, remembered ------------------------------------------------- */
 
-/* A GPU's attach enumerates at every prepare, and a node has hundreds of PCI functions: their
- * class and vendor (never changed while the function exists) are remembered per function
- * directory with the version of its class file (file_memo.h: one stat instead of two opens,
- * reads and closes; a function removed and added again, or a test's rewritten file, has a new
- * class file). The GPUs' own files (driver information, device nodes) are read every time. */
+/* A full enumeration looks at every PCI function, and a node has hundreds: their class and
+ * vendor (never changed while the function exists) are remembered per function directory with
+ * the version of its class file (file_memo.h: one stat instead of two opens, reads and closes;
+ * a function removed and added again, or a test's rewritten file, has a new class file). The
+ * GPUs' own files (driver information, device nodes) are read at every full enumeration. */
 typedef struct {
   unsigned long cls, vendor;
 } pci_ids;
@@ -278,11 +395,16 @@ static nd_file_memo pci_memo = ND_FILE_MEMO_INIT(free); /* function directory ->
 
 static void copy_ids(const void *value, void *data) { *(pci_ids *)data = *(const pci_ids *)value; }
 
+/* class_st: the version of the class file the ids come from (stat()ed before reading), or
+ * absent (st_ino 0) when it could not be stat()ed. */
 static int read_pci_ids(const char *dev_dir, unsigned long *cls, unsigned long *vendor,
-                        nd_error_t *err) {
+                        struct stat *class_st, nd_error_t *err) {
   cleanup_free char *class_path = join(dev_dir, "class");
   struct stat st;
   bool have_stat = class_path != NULL && stat(class_path, &st) == 0;
+  if (!have_stat)
+    memset(&st, 0, sizeof(st));
+  *class_st = st;
   pci_ids ids;
   if (have_stat && nd_file_memo_find(&pci_memo, dev_dir, &st, copy_ids, &ids)) {
     *cls = ids.cls;
@@ -299,39 +421,156 @@ static int read_pci_ids(const char *dev_dir, unsigned long *cls, unsigned long *
   return 0;
 }
 
-int nd_gpu_enumerate(const char *root, nd_gpu_list *out, nd_error_t *err) {
+/* ---- the PCI functions listed, as the kernel returned them --------------------------------- */
+
+/* The records getdents64() returned for <root>/sys/bus/pci/devices (name, inode, offset of
+ * each entry), concatenated; an attach reads the directory again and compares them: the same
+ * few system calls and a short loop for hundreds of functions. A function removed or added
+ * changes the records (in sysfs even one removed and added again under the same name: a new
+ * link, a new inode); the same entries read in another order only enumerate again. */
+typedef struct {
+  char *bytes;
+  size_t len, cap;
+} pci_listing;
+
+#define LISTING_CHUNK 32768 /* one getdents64 call: ~800 PCI functions */
+
+static void pci_listing_clear(pci_listing *l) {
+  free(l->bytes);
+  *l = (pci_listing){NULL, 0, 0};
+}
+
+/* Read the records of dir into l (emptied first); -1 with errno. */
+static int pci_listing_read(const char *dir, pci_listing *l) {
+  l->len = 0;
+  cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return -1;
+  for (;;) {
+    if (l->cap - l->len < LISTING_CHUNK) {
+      size_t cap = l->cap ? l->cap * 2 : LISTING_CHUNK;
+      while (cap - l->len < LISTING_CHUNK)
+        cap *= 2;
+      char *grown = realloc(l->bytes, cap);
+      if (grown == NULL)
+        return errno = ENOMEM, -1;
+      l->bytes = grown;
+      l->cap = cap;
+    }
+    ssize_t n = getdents64(fd, l->bytes + l->len, LISTING_CHUNK);
+    if (n < 0)
+      return -1;
+    if (n == 0)
+      return 0;
+    l->len += (size_t)n;
+  }
+}
+
+/* Are the n bytes of records in got the records of want from *pos on? Field by field: the
+ * kernel leaves a record's padding after the name's '\0' as the buffer had it. */
+static bool same_records(const char *got, size_t n, const pci_listing *want, size_t *pos) {
+  for (size_t at = 0; at < n;) {
+    const struct dirent64 *g = (const struct dirent64 *)(got + at);
+    const struct dirent64 *w = (const struct dirent64 *)(want->bytes + *pos);
+    if (want->len - *pos < g->d_reclen || g->d_reclen != w->d_reclen || g->d_ino != w->d_ino ||
+        g->d_off != w->d_off || g->d_type != w->d_type || strcmp(g->d_name, w->d_name) != 0)
+      return false;
+    at += g->d_reclen;
+    *pos += g->d_reclen;
+  }
+  return true;
+}
+
+/* Does <root>/sys/bus/pci/devices hold the same records now? One directory read. */
+static bool same_functions(const char *root, const pci_listing *want) {
+  char dir[PATH_MAX];
+  if (!join_into(dir, sizeof(dir), root, PCI_DEVICES))
+    return false;
+  cleanup_close int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0)
+    return false;
+  cleanup_free char *chunk = malloc(LISTING_CHUNK);
+  size_t pos = 0;
+  ssize_t n = -1;
+  while (chunk != NULL && (n = getdents64(fd, chunk, LISTING_CHUNK)) > 0)
+    if (!same_records(chunk, (size_t)n, want, &pos))
+      return false;
+  return n == 0 && pos == want->len;
+}
+
+/* ---- full enumeration ------------------------------------------------------------------------ */
+
+static unsigned long full_enumerations; /* atomic */
+
+static void free_names(char **names, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    free(names[i]);
+  free(names);
+}
+
+/* The sorted names of <root>/sys/bus/pci/devices (none when it does not exist), from its
+ * records read into *listing. */
+static int list_functions(const char *dir, char ***names_out, size_t *n_out,
+                          pci_listing *listing, nd_error_t *err) {
+  *names_out = NULL;
+  *n_out = 0;
+  if (pci_listing_read(dir, listing) < 0) {
+    if (errno == ENOENT)
+      return 0;
+    return nd_error_make(err, errno, "reading %s: %s", dir, strerror(errno));
+  }
+  char **names = NULL;
+  size_t n = 0;
+  for (size_t pos = 0; pos < listing->len;) {
+    const struct dirent64 *e = (const struct dirent64 *)(listing->bytes + pos);
+    pos += e->d_reclen;
+    if (e->d_name[0] == '.')
+      continue;
+    char **grown = realloc(names, (n + 1) * sizeof(*names));
+    char *name = grown ? strdup(e->d_name) : NULL;
+    if (grown != NULL)
+      names = grown;
+    if (name == NULL) {
+      free_names(names, n);
+      return nd_error_make(err, ENOMEM, "out of memory listing %s", dir);
+    }
+    names[n++] = name;
+  }
+  if (n)
+    qsort(names, n, sizeof(*names), cmp_names);
+  *names_out = names;
+  *n_out = n;
+  return 0;
+}
+
+/* Every GPU under root; with watches (not NULL), what each one's answer relies on too (one
+ * gpu_watch per GPU, in list order). The PCI functions' records are read into *listing (the
+ * caller clears it). */
+static int enumerate(const char *root, nd_gpu_list *out, gpu_watch **watches,
+                     pci_listing *listing, nd_error_t *err) {
   out->gpus = NULL;
   out->n = 0;
+  if (watches != NULL)
+    *watches = NULL;
+  __atomic_add_fetch(&full_enumerations, 1, __ATOMIC_RELAXED);
   cleanup_free char *dir = join(root, PCI_DEVICES);
   if (dir == NULL)
     return nd_error_make(err, ENOMEM, "out of memory");
-  DIR *d = opendir(dir);
-  if (d == NULL) {
-    if (errno == ENOENT)
-      return 0;
-    return nd_error_make(err, errno, "opening %s: %s", dir, strerror(errno));
-  }
-  char **names = NULL;
-  size_t n_names = 0;
-  struct dirent *e;
-  while ((e = readdir(d)) != NULL) {
-    if (e->d_name[0] == '.')
-      continue;
-    char **grown = realloc(names, (n_names + 1) * sizeof(*names));
-    if (grown == NULL)
-      break;
-    names = grown;
-    names[n_names++] = strdup(e->d_name);
-  }
-  closedir(d);
-  if (n_names)
-    qsort(names, n_names, sizeof(*names), cmp_names);
+  char **names;
+  size_t n_names;
+  if (list_functions(dir, &names, &n_names, listing, err) < 0)
+    return -1;
   int rc = 0;
   int ordinal[3] = {0, 0, 0};
   for (size_t i = 0; i < n_names && rc == 0; i++) {
     cleanup_free char *dev_dir = join(dir, names[i]);
     unsigned long cls, vendor, device;
-    if (read_pci_ids(dev_dir, &cls, &vendor, err) < 0) {
+    struct stat class_st;
+    if (dev_dir == NULL) {
+      rc = nd_error_make(err, ENOMEM, "out of memory");
+      break;
+    }
+    if (read_pci_ids(dev_dir, &cls, &vendor, &class_st, err) < 0) {
       rc = -1;
       break;
     }
@@ -350,6 +589,15 @@ int nd_gpu_enumerate(const char *root, nd_gpu_list *out, nd_error_t *err) {
       g.vendor = ND_GPU_INTEL;
     else
       continue;
+    gpu_watch watch = {.complete = true, .n = 0};
+    gpu_watch *w = watches != NULL ? &watch : NULL;
+    char class_rel[WATCH_PATH_MAX], drm_rel[WATCH_PATH_MAX];
+    int class_len = snprintf(class_rel, sizeof(class_rel), "%s/%s/class", PCI_DEVICES, names[i]);
+    int drm_len = snprintf(drm_rel, sizeof(drm_rel), "%s/%s/drm", PCI_DEVICES, names[i]);
+    if (w != NULL && (class_len >= (int)sizeof(class_rel) || drm_len >= (int)sizeof(drm_rel)))
+      w->complete = false;
+    /* its class and vendor came from this version of the class file */
+    watch_record(w, class_rel, false, class_st.st_ino ? &class_st : NULL);
     if (read_hex(dev_dir, "device", &device, err) < 0) {
       rc = -1;
       break;
@@ -363,27 +611,210 @@ int nd_gpu_enumerate(const char *root, nd_gpu_list *out, nd_error_t *err) {
     find_pcie_root(dev_dir, &g);
     switch (g.vendor) {
     case ND_GPU_NVIDIA:
-      nvidia_info(root, &g, ordinal[0]++);
+      nvidia_info(root, &g, w, ordinal[0]++);
       break;
     case ND_GPU_AMD:
-      amd_info(root, dev_dir, &g, ordinal[1]++);
+      amd_info(root, dev_dir, drm_rel, &g, w, ordinal[1]++);
       break;
     case ND_GPU_INTEL:
-      intel_info(root, dev_dir, &g, ordinal[2]++);
+      intel_info(root, dev_dir, drm_rel, &g, w, ordinal[2]++);
       break;
     }
     nd_gpu *grown = realloc(out->gpus, (out->n + 1) * sizeof(*grown));
-    if (grown == NULL) {
+    if (grown != NULL)
+      out->gpus = grown;
+    gpu_watch *grown_w =
+        grown && watches ? realloc(*watches, (out->n + 1) * sizeof(*grown_w)) : NULL;
+    if (grown_w != NULL)
+      *watches = grown_w;
+    if (grown == NULL || (watches != NULL && grown_w == NULL)) {
       rc = nd_error_make(err, ENOMEM, "out of memory");
       break;
     }
-    out->gpus = grown;
+    if (watches != NULL)
+      (*watches)[out->n] = watch;
     out->gpus[out->n++] = g;
   }
-  for (size_t i = 0; i < n_names; i++)
-    free(names[i]);
-  free(names);
-  if (rc < 0)
+  free_names(names, n_names);
+  if (rc < 0) {
     nd_gpu_list_clear(out);
+    if (watches != NULL) {
+      free(*watches);
+      *watches = NULL;
+    }
+  }
   return rc;
+}
+
+int nd_gpu_enumerate(const char *root, nd_gpu_list *out, nd_error_t *err) {
+  pci_listing listing = {NULL, 0, 0};
+  int rc = enumerate(root, out, NULL, &listing, err);
+  pci_listing_clear(&listing);
+  return rc;
+}
+
+unsigned long nd_gpu_full_enumerations(void) {
+  return __atomic_load_n(&full_enumerations, __ATOMIC_RELAXED);
+}
+
+/* ---- the last enumeration per root, for attaches ------------------------------------------- */
+
+/* An attach needs the GPU of its claim (by PCI address) and the primary nodes of the other
+ * GPUs (vendor CDI matching); enumerating the node at every prepare costs a stat per PCI
+ * function and several files per GPU. So the last full enumeration under each root is kept
+ * with, per GPU, the version (dev, inode, size, mtime, ctime) of each file its answer came
+ * from, and an attach answers from it after checking, with stat() and one directory read,
+ * exactly what could change that answer:
+ *   - whether a GPU is still at that address, and whether it is the same function: its class
+ *     file, the version its class and vendor were read from (pci_memo's key too). A function
+ *     removed, or replaced by another at the same address, is a new sysfs object whose
+ *     attribute files are new kernfs nodes (kernfs does not reuse inode numbers on 64-bit), so
+ *     the stat fails or differs; a rewritten class file (a test's tree) differs too;
+ *   - which nodes are its own: NVIDIA's /proc/driver/nvidia/gpus/<addr>/information (the
+ *     Device Minor, hence /dev/nvidia<minor>; a driver re-bound or reloaded makes a new proc
+ *     entry, a new inode or at least a new mtime), AMD's and Intel's <function>/drm directory
+ *     (which renderD<n>, card<n>; re-created on a re-bind);
+ *   - every device node it looked for, present or not: one that disappeared fails the attach,
+ *     one that appeared (nvidia-uvm is created on first use) is added to the edits;
+ *   - the PCI functions listed under /sys/bus/pci/devices (each record's name, inode and
+ *     offset; one directory read whatever their number): a GPU added or removed elsewhere
+ *     changes which nodes belong to other GPUs, and a vendor CDI device holding this GPU's node
+ *     and another GPU's must not be chosen. sysfs does not update that directory's mtime when
+ *     a device comes or goes, so it is read, not stat()ed; a function removed and added again
+ *     under the same name has a new link inode.
+ * Any difference, or a claim for an address the last enumeration did not find as a GPU,
+ * enumerates again and remembers that. Recorded versions are taken before the files are read,
+ * so a change during an enumeration shows up as a difference at the next attach. Not checked:
+ * the other GPUs' own driver files (a re-bind of another GPU alone, which keeps its PCI link
+ * and in practice its device node); the slice publisher and the health stream enumerate in
+ * full. Model, memory, NUMA node and UUID of the returned GPUs are as of the last enumeration
+ * (an attach does not use them; the UUID is in the watched information file). The memo is
+ * shared by the workers: its lock is held to find or replace an entry, never across a system
+ * call, and callers get copies. */
+typedef struct remembered_root {
+  struct remembered_root *next;
+  char *root;
+  nd_gpu_list gpus;
+  gpu_watch *watches; /* per GPU of gpus */
+  pci_listing functions;
+} remembered_root;
+
+#define REMEMBERED_ROOTS_MAX 16 /* one in production; tests use many roots */
+
+static pthread_mutex_t remembered_lock = PTHREAD_MUTEX_INITIALIZER;
+static remembered_root *remembered; /* most recently stored first */
+
+static void remembered_free(remembered_root *r) {
+  while (r != NULL) {
+    remembered_root *next = r->next;
+    free(r->root);
+    nd_gpu_list_clear(&r->gpus);
+    free(r->watches);
+    pci_listing_clear(&r->functions);
+    free(r);
+    r = next;
+  }
+}
+
+/* A copy of the remembered list under root when it has the GPU at pci_address, with copies
+ * of that GPU's watch and of the functions listed; false when there is none to use. */
+static bool recall(const char *root, const char *pci_address, nd_gpu_list *out, gpu_watch *w,
+                   pci_listing *functions) {
+  bool found = false;
+  pthread_mutex_lock(&remembered_lock);
+  for (const remembered_root *r = remembered; r != NULL && !found; r = r->next) {
+    if (strcmp(r->root, root) != 0)
+      continue;
+    const nd_gpu *g = nd_gpu_find(&r->gpus, pci_address);
+    if (g == NULL)
+      break;
+    size_t i = (size_t)(g - r->gpus.gpus);
+    out->gpus = malloc(r->gpus.n * sizeof(*out->gpus));
+    functions->bytes = malloc(r->functions.len + 1);
+    if (out->gpus == NULL || functions->bytes == NULL || !r->watches[i].complete) {
+      free(out->gpus);
+      out->gpus = NULL;
+      pci_listing_clear(functions);
+      break;
+    }
+    memcpy(out->gpus, r->gpus.gpus, r->gpus.n * sizeof(*out->gpus));
+    out->n = r->gpus.n;
+    *w = r->watches[i];
+    memcpy(functions->bytes, r->functions.bytes, r->functions.len);
+    functions->len = functions->cap = r->functions.len;
+    found = true;
+  }
+  pthread_mutex_unlock(&remembered_lock);
+  return found;
+}
+
+/* Remember a copy of gpus with watches and functions (both taken over) as the answer for
+ * root; without memory nothing is remembered (the next attach enumerates again). */
+static void remember(const char *root, const nd_gpu_list *gpus, gpu_watch *watches,
+                     pci_listing *functions) {
+  remembered_root *r = calloc(1, sizeof(*r));
+  if (r != NULL) {
+    r->root = strdup(root);
+    r->gpus.gpus = gpus->n ? malloc(gpus->n * sizeof(*gpus->gpus)) : NULL;
+  }
+  if (r == NULL || r->root == NULL || (gpus->n && r->gpus.gpus == NULL)) {
+    if (r != NULL) {
+      free(r->root);
+      free(r->gpus.gpus);
+      free(r);
+    }
+    free(watches);
+    pci_listing_clear(functions);
+    return;
+  }
+  if (gpus->n)
+    memcpy(r->gpus.gpus, gpus->gpus, gpus->n * sizeof(*gpus->gpus));
+  r->gpus.n = gpus->n;
+  r->watches = watches;
+  r->functions = *functions;
+  *functions = (pci_listing){NULL, 0, 0};
+  remembered_root *dropped = NULL;
+  pthread_mutex_lock(&remembered_lock);
+  for (remembered_root **p = &remembered; *p != NULL; p = &(*p)->next)
+    if (strcmp((*p)->root, root) == 0) {
+      dropped = *p;
+      *p = dropped->next;
+      dropped->next = NULL;
+      break;
+    }
+  r->next = remembered;
+  remembered = r;
+  size_t kept = 0;
+  for (remembered_root **p = &remembered; *p != NULL; p = &(*p)->next)
+    if (++kept == REMEMBERED_ROOTS_MAX) { /* the least recently stored go */
+      remembered_root *old = (*p)->next;
+      (*p)->next = NULL;
+      if (dropped != NULL)
+        dropped->next = old;
+      else
+        dropped = old;
+      break;
+    }
+  pthread_mutex_unlock(&remembered_lock);
+  remembered_free(dropped);
+}
+
+int nd_gpu_enumerate_for(const char *root, const char *pci_address, nd_gpu_list *out,
+                         nd_error_t *err) {
+  gpu_watch w;
+  pci_listing functions = {NULL, 0, 0};
+  if (pci_address != NULL && recall(root, pci_address, out, &w, &functions)) {
+    bool valid = watch_still_true(&w, root) && same_functions(root, &functions);
+    pci_listing_clear(&functions);
+    if (valid)
+      return 0;
+    nd_gpu_list_clear(out);
+  }
+  gpu_watch *watches = NULL;
+  if (enumerate(root, out, &watches, &functions, err) < 0) {
+    pci_listing_clear(&functions);
+    return -1;
+  }
+  remember(root, out, watches, &functions);
+  return 0;
 }

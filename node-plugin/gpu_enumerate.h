@@ -51,6 +51,17 @@ typedef struct {
 /* Enumerate under root. No PCI sysfs under the root = no GPUs (not an error); an unreadable
  * file of a GPU is an error naming it. */
 int nd_gpu_enumerate(const char *root, nd_gpu_list *out, nd_error_t *err);
+/* The GPUs under root as an attach of the GPU at pci_address needs them: the last such
+ * enumeration under root (remembered for the process's lifetime, shared by the threads; out is
+ * a copy) when a few stat()s and one read of the PCI device directory show that nothing its
+ * answer for that GPU (present or not, its device nodes, the other GPUs' nodes) depends on
+ * has changed; otherwise a full enumeration, remembered for the next attach. Errors as
+ * nd_gpu_enumerate. gpu_enumerate.c says what is checked. */
+int nd_gpu_enumerate_for(const char *root, const char *pci_address, nd_gpu_list *out,
+                         nd_error_t *err);
+/* How many full enumerations this process has made (nd_gpu_enumerate, and the attaches that
+ * could not answer from memory); for tests. */
+unsigned long nd_gpu_full_enumerations(void);
 void nd_gpu_list_clear(nd_gpu_list *l);
 /* "nvidia", "amd", "intel". */
 const char *nd_gpu_vendor_name(nd_gpu_vendor v);

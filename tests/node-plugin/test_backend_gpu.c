@@ -2,15 +2,21 @@
  * tests/node-plugin/fake-roots (NVIDIA, AMD, Intel; exact device objects), the node-local
  * ResourceSlice, and the gpu backend: own device nodes, the vendor CDI id when a vendor spec
  * holds exactly this GPU (YAML in /etc/cdi, JSON in /var/run/cdi), preferVendorCdi=false,
- * absent GPU and bad sysfs named in the error. */
+ * absent GPU and bad sysfs named in the error; the attach's remembered enumeration: not
+ * repeated while nothing changed, and every change of the claim's GPU (gone, its node gone or
+ * added, another Device Minor, DRM minor or class, the function replaced) or of the set of
+ * GPUs seen at the next attach; concurrent attaches. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "atomic_file.h"
@@ -19,6 +25,7 @@
 #include "cleanup.h"
 #include "gpu_enumerate.h"
 #include "gpu_slice.h"
+#include "log.h"
 
 /* The edits pass the node plugin's strict CDI check (the spec writer runs it too). */
 static void assert_cdi_valid(const json_t *edits, const char *want_version) {
@@ -370,6 +377,315 @@ static void test_absent_gpu(void **st) {
   assert_null(res.state);
 }
 
+/* ---- the attach's remembered enumeration ---- */
+
+/* Attach the GPU at bus_id under root (a writable fake root) as a claim for it would. */
+static int attach_bus(const char *root, const char *bus_id, const json_t *config,
+                      nd_attach_result *res, nd_error_t *err) {
+  cleanup_json json_t *sdev = json_pack("{s:s, s:{s:{s:s}}}", "name", "gpu-x", "attributes",
+                                        "resource.kubernetes.io/pciBusID", "string", bus_id);
+  nd_attach_request req = {.claim_uid = "uid-g", .request = "gpu", .pool = "node-a",
+                           .device = "gpu-x", .slice_device = sdev, .config = config,
+                           .node_name = "node-a", .dev_root = root};
+  return nd_backend_gpu.attach(&req, res, err);
+}
+
+static json_t *own_edits_config(void) { return json_pack("{s:b}", "preferVendorCdi", 0); }
+
+/* Attach with our own edits; the device node paths, comma-separated, in *nodes. */
+static void attach_nodes(const char *root, const char *bus_id, char *nodes, size_t size) {
+  cleanup_json json_t *cfg = own_edits_config();
+  nd_attach_result res = {0};
+  cleanup_error nd_error_t err = NULL;
+  if (attach_bus(root, bus_id, cfg, &res, &err) < 0)
+    fail_msg("attach %s: %s", bus_id, nd_error_msg(err));
+  size_t i, used = 0;
+  json_t *n;
+  nodes[0] = '\0';
+  json_array_foreach(json_object_get(res.edits, "deviceNodes"), i, n) {
+    int w = snprintf(nodes + used, size - used, "%s%s", i ? "," : "",
+                     json_string_value(json_object_get(n, "path")));
+    assert_true(w > 0 && (size_t)w < size - used);
+    used += (size_t)w;
+  }
+  nd_attach_result_clear(&res);
+}
+
+/* The attach of bus_id fails with ENODEV and a message holding want. */
+static void assert_attach_fails(const char *root, const char *bus_id, const char *want) {
+  nd_attach_result res = {0};
+  cleanup_error nd_error_t err = NULL;
+  assert_int_equal(attach_bus(root, bus_id, NULL, &res, &err), -1);
+  assert_int_equal(err->status, ENODEV);
+  if (strstr(nd_error_msg(err), want) == NULL)
+    fail_msg("\"%s\" lacks \"%s\"", nd_error_msg(err), want);
+  assert_null(res.edits);
+  assert_null(res.state);
+}
+
+/* Replace root/rel with text atomically (a new inode, as a re-created sysfs or proc file). */
+static void write_text(const char *root, const char *rel, const char *text) {
+  char path[512];
+  cleanup_error nd_error_t err = NULL;
+  snprintf(path, sizeof(path), "%s/%s", root, rel);
+  if (nd_write_file_atomic(path, text, strlen(text), 0644, &err) < 0)
+    fail_msg("%s", nd_error_msg(err));
+}
+
+/* A shell command of the test's fake root (every %s is the root). */
+static void shell_in_root(const char *root, const char *cmd_with_root) {
+  char cmd[1024];
+  size_t used = 0;
+  for (const char *p = cmd_with_root; *p && used + 1 < sizeof(cmd); p++) {
+    if (p[0] == '%' && p[1] == 's') {
+      used += (size_t)snprintf(cmd + used, sizeof(cmd) - used, "%s", root);
+      p++;
+    } else {
+      cmd[used++] = *p;
+    }
+  }
+  assert_true(used + 1 < sizeof(cmd));
+  cmd[used] = '\0';
+  assert_int_equal(system(cmd), 0);
+}
+
+/* the NVIDIA fake root's two GPUs */
+#define GPU0_BUS_ID "0000:01:00.0"
+#define GPU1_BUS_ID "0000:81:00.0"
+#define GPU0_SYSFS_DIR "sys/devices/pci0000:00/0000:00:01.0/0000:01:00.0"
+#define GPU0_INFO_FILE "proc/driver/nvidia/gpus/0000:01:00.0/information"
+#define GPU0_NODES "/dev/nvidia0,/dev/nvidiactl,/dev/nvidia-uvm,/dev/nvidia-uvm-tools"
+#define GPU1_NODES "/dev/nvidia1,/dev/nvidiactl,/dev/nvidia-uvm,/dev/nvidia-uvm-tools"
+
+/* Repeated attaches do not enumerate again; a device node that disappears or appears, and the
+ * primary node gone, are seen at the next attach (one enumeration each). */
+static void test_attach_remembers_nodes(void **st) {
+  char dir[] = "/tmp/nd-gpu-memo-XXXXXX";
+  writable_fake_root("nvidia", dir);
+  char nodes[256];
+  attach_nodes(dir, GPU0_BUS_ID, nodes, sizeof(nodes));
+  assert_string_equal(nodes, GPU0_NODES);
+  unsigned long enumerations = nd_gpu_full_enumerations();
+  for (int i = 0; i < 3; i++) {
+    attach_nodes(dir, GPU0_BUS_ID, nodes, sizeof(nodes));
+    assert_string_equal(nodes, GPU0_NODES);
+    attach_nodes(dir, GPU1_BUS_ID, nodes, sizeof(nodes)); /* the other GPU: the same enumeration */
+    assert_string_equal(nodes, GPU1_NODES);
+    nd_attach_result res = {0};
+    cleanup_error nd_error_t err = NULL;
+    /* the vendor spec still matches */
+    assert_int_equal(attach_bus(dir, GPU0_BUS_ID, NULL, &res, &err), 0);
+    assert_string_equal(res.vendor_cdi_id, "nvidia.com/gpu=0");
+    nd_attach_result_clear(&res);
+  }
+  assert_int_equal(nd_gpu_full_enumerations(), enumerations);
+
+  shell_in_root(dir, "rm '%s/dev/nvidia-uvm-tools'"); /* a node disappears */
+  attach_nodes(dir, GPU0_BUS_ID, nodes, sizeof(nodes));
+  assert_string_equal(nodes, "/dev/nvidia0,/dev/nvidiactl,/dev/nvidia-uvm");
+  assert_int_equal(nd_gpu_full_enumerations(), enumerations + 1);
+  attach_nodes(dir, GPU0_BUS_ID, nodes, sizeof(nodes));
+  assert_int_equal(nd_gpu_full_enumerations(), enumerations + 1); /* remembered again */
+  write_text(dir, "dev/nvidia-uvm-tools", ""); /* and appears (nvidia-uvm loads on first use) */
+  attach_nodes(dir, GPU0_BUS_ID, nodes, sizeof(nodes));
+  assert_string_equal(nodes, GPU0_NODES);
+  assert_int_equal(nd_gpu_full_enumerations(), enumerations + 2);
+
+  shell_in_root(dir, "rm '%s/dev/nvidia0'"); /* the GPU's own node */
+  assert_attach_fails(dir, GPU0_BUS_ID,
+                      "GPU 0000:01:00.0 (device node-a/gpu-x) has no device node");
+  assert_attach_fails(dir, GPU0_BUS_ID, "has no device node"); /* remembered: still no node */
+  attach_nodes(dir, GPU1_BUS_ID, nodes, sizeof(nodes)); /* the other GPU is unaffected */
+  assert_int_equal(nd_gpu_full_enumerations(), enumerations + 3);
+  write_text(dir, "dev/nvidia0", "");
+  attach_nodes(dir, GPU0_BUS_ID, nodes, sizeof(nodes));
+  assert_string_equal(nodes, GPU0_NODES);
+  assert_int_equal(nd_gpu_full_enumerations(), enumerations + 4);
+  cleanup_error nd_error_t err = NULL;
+  assert_int_equal(nd_remove_tree(dir, &err), 0);
+}
+
+/* What the claim's GPU is: its Device Minor, its class, the function at its address. */
+static void test_attach_sees_changed_gpu(void **st) {
+  char dir[] = "/tmp/nd-gpu-memo-XXXXXX";
+  writable_fake_root("nvidia", dir);
+  char nodes[256];
+  attach_nodes(dir, GPU0_BUS_ID, nodes, sizeof(nodes));
+  assert_string_equal(nodes, GPU0_NODES);
+
+  /* the driver numbers it 1 now (the second GPU's minor is 1 too, as a re-bind could leave) */
+  write_text(dir, GPU0_INFO_FILE, "Model: \t\t NVIDIA H100 80GB HBM3\nDevice Minor: \t 1\n");
+  attach_nodes(dir, GPU0_BUS_ID, nodes, sizeof(nodes));
+  assert_string_equal(nodes, GPU1_NODES);
+  write_text(dir, GPU0_INFO_FILE, "Model: \t\t NVIDIA H100 80GB HBM3\nDevice Minor: \t 0\n");
+  attach_nodes(dir, GPU0_BUS_ID, nodes, sizeof(nodes));
+  assert_string_equal(nodes, GPU0_NODES);
+
+  /* the function at its address says it is a network controller */
+  write_text(dir, GPU0_SYSFS_DIR "/class", "0x020000\n");
+  assert_attach_fails(dir, GPU0_BUS_ID,
+                      "GPU 0000:01:00.0 (device node-a/gpu-x) is not present on node node-a");
+  write_text(dir, GPU0_SYSFS_DIR "/class", "0x030200\n");
+  attach_nodes(dir, GPU0_BUS_ID, nodes, sizeof(nodes));
+  assert_string_equal(nodes, GPU0_NODES);
+  char class_file[512]; /* rewritten in place: the same inode, another mtime */
+  snprintf(class_file, sizeof(class_file), "%s/" GPU0_SYSFS_DIR "/class", dir);
+  struct timespec t = {.tv_sec = 0, .tv_nsec = 20 * 1000 * 1000};
+  nanosleep(&t, NULL); /* past the file system's timestamp granularity */
+  FILE *f = fopen(class_file, "w");
+  assert_non_null(f);
+  assert_int_equal(fputs("0x020000\n", f) >= 0, 1);
+  assert_int_equal(fclose(f), 0);
+  assert_attach_fails(dir, GPU0_BUS_ID, "is not present on node");
+  write_text(dir, GPU0_SYSFS_DIR "/class", "0x030200\n");
+  attach_nodes(dir, GPU0_BUS_ID, nodes, sizeof(nodes));
+  assert_string_equal(nodes, GPU0_NODES);
+
+  /* another function (the network card's copy) at the same address, same name in the list */
+  shell_in_root(dir,
+                "mv '%s/" GPU0_SYSFS_DIR "' '%s/" GPU0_SYSFS_DIR ".gpu' && cp -a "
+                "'%s/sys/devices/pci0000:00/0000:00:02.0/0000:02:00.0' '%s/" GPU0_SYSFS_DIR "'");
+  assert_attach_fails(dir, GPU0_BUS_ID, "is not present on node");
+  shell_in_root(dir, "rm -r '%s/" GPU0_SYSFS_DIR "' && "
+                     "mv '%s/" GPU0_SYSFS_DIR ".gpu' '%s/" GPU0_SYSFS_DIR "'");
+  attach_nodes(dir, GPU0_BUS_ID, nodes, sizeof(nodes));
+  assert_string_equal(nodes, GPU0_NODES);
+  cleanup_error nd_error_t err = NULL;
+  assert_int_equal(nd_remove_tree(dir, &err), 0);
+}
+
+/* A GPU removed from the bus (its sysfs link and directory gone), then added: the other GPU's
+ * next attach enumerates again each time (the other GPUs' nodes decide which vendor CDI
+ * device is this GPU's alone), the claim for it fails, then attaches. */
+static void test_attach_sees_gpus_come_and_go(void **st) {
+  char dir[] = "/tmp/nd-gpu-memo-XXXXXX";
+  writable_fake_root("nvidia", dir);
+  char nodes[256];
+  attach_nodes(dir, GPU1_BUS_ID, nodes, sizeof(nodes));
+  assert_string_equal(nodes, GPU1_NODES);
+  unsigned long enumerations = nd_gpu_full_enumerations();
+  shell_in_root(dir, "mv '%s/sys/devices/pci0000:80' '%s/pci0000:80.away' && "
+                     "mv '%s/sys/bus/pci/devices/0000:81:00.0' '%s/link-81.away'");
+  attach_nodes(dir, GPU0_BUS_ID, nodes, sizeof(nodes)); /* the set of functions changed: again */
+  assert_string_equal(nodes, GPU0_NODES);
+  assert_int_equal(nd_gpu_full_enumerations(), enumerations + 1);
+  attach_nodes(dir, GPU0_BUS_ID, nodes, sizeof(nodes));
+  assert_int_equal(nd_gpu_full_enumerations(), enumerations + 1);
+  assert_attach_fails(dir, GPU1_BUS_ID,
+                      "GPU 0000:81:00.0 (device node-a/gpu-x) is not present on node node-a");
+  assert_int_equal(nd_gpu_full_enumerations(), enumerations + 2); /* not remembered as a GPU */
+
+  shell_in_root(dir, "mv '%s/pci0000:80.away' '%s/sys/devices/pci0000:80' && "
+                     "mv '%s/link-81.away' '%s/sys/bus/pci/devices/0000:81:00.0'");
+  nd_attach_result res = {0};
+  cleanup_error nd_error_t err = NULL;
+  assert_int_equal(attach_bus(dir, GPU0_BUS_ID, NULL, &res, &err), 0); /* again: a function added */
+  assert_string_equal(res.vendor_cdi_id, "nvidia.com/gpu=0");
+  nd_attach_result_clear(&res);
+  assert_int_equal(nd_gpu_full_enumerations(), enumerations + 3);
+  attach_nodes(dir, GPU1_BUS_ID, nodes, sizeof(nodes)); /* the added GPU attaches */
+  assert_string_equal(nodes, GPU1_NODES);
+  assert_int_equal(nd_gpu_full_enumerations(), enumerations + 3);
+  assert_int_equal(nd_remove_tree(dir, &err), 0);
+}
+
+/* Intel and AMD: which DRM minors a GPU has comes from its drm directory. */
+static void test_attach_sees_new_drm_minor(void **st) {
+  char dir[] = "/tmp/nd-gpu-memo-XXXXXX";
+  writable_fake_root("intel", dir);
+  char nodes[256];
+  attach_nodes(dir, "0000:29:00.0", nodes, sizeof(nodes));
+  assert_string_equal(nodes, "/dev/dri/renderD129,/dev/dri/card1");
+  /* re-bound: the driver gave it render minor 130 */
+  shell_in_root(dir, "cd '%s/sys/devices/pci0000:00/0000:00:01.0/0000:27:00.0/0000:28:01.0/"
+                     "0000:29:00.0/drm' && mv renderD129 renderD130 && "
+                     ": > '%s/dev/dri/renderD130'");
+  attach_nodes(dir, "0000:29:00.0", nodes, sizeof(nodes));
+  assert_string_equal(nodes, "/dev/dri/renderD130,/dev/dri/card1");
+  cleanup_error nd_error_t err = NULL;
+  assert_int_equal(nd_remove_tree(dir, &err), 0);
+
+  char amd[] = "/tmp/nd-gpu-memo-XXXXXX";
+  writable_fake_root("amd", amd);
+  attach_nodes(amd, "0000:c1:00.0", nodes, sizeof(nodes));
+  assert_string_equal(nodes, "/dev/dri/renderD129,/dev/kfd");
+  shell_in_root(amd, "rm '%s/dev/kfd'");
+  attach_nodes(amd, "0000:c1:00.0", nodes, sizeof(nodes));
+  assert_string_equal(nodes, "/dev/dri/renderD129");
+  /* unbound: no drm directory, no render node */
+  shell_in_root(amd, "rm -r '%s/sys/devices/pci0000:c0/0000:c0:01.1/0000:c1:00.0/drm'");
+  assert_attach_fails(amd, "0000:c1:00.0", "has no device node");
+  assert_int_equal(nd_remove_tree(amd, &err), 0);
+}
+
+/* Attaches from several threads at once while a device node comes and goes (each change
+ * makes the next attach enumerate and replace the remembered list): run under ASan. */
+#define ATTACH_THREADS 8
+#define ATTACHES_PER_THREAD 200
+
+typedef struct {
+  const char *root;
+  int id;
+  int failures;
+} attacher;
+
+static void *attach_many(void *arg) {
+  attacher *a = arg;
+  json_t *cfg = own_edits_config();
+  for (int i = 0; i < ATTACHES_PER_THREAD; i++) {
+    bool first = (i + a->id) % 2 == 0;
+    nd_attach_result res = {0};
+    nd_error_t err = NULL;
+    if (attach_bus(a->root, first ? GPU0_BUS_ID : GPU1_BUS_ID, cfg, &res, &err) < 0) {
+      a->failures++;
+      nd_error_release(&err);
+      continue;
+    }
+    json_t *nodes = json_object_get(res.edits, "deviceNodes");
+    const char *own = json_string_value(json_object_get(json_array_get(nodes, 0), "path"));
+    size_t n = json_array_size(nodes);
+    if (own == NULL || strcmp(own, first ? "/dev/nvidia0" : "/dev/nvidia1") != 0 || n < 3 || n > 4)
+      a->failures++;
+    nd_attach_result_clear(&res);
+  }
+  json_decref(cfg);
+  return NULL;
+}
+
+static void test_attach_concurrently(void **st) {
+  char dir[] = "/tmp/nd-gpu-memo-XXXXXX";
+  writable_fake_root("nvidia", dir);
+  nd_log_level level = nd_log_min_level();
+  nd_log_set_level(ND_LOG_WARN); /* not 1600 "attached" lines */
+  attacher a[ATTACH_THREADS];
+  pthread_t t[ATTACH_THREADS];
+  for (int i = 0; i < ATTACH_THREADS; i++) {
+    a[i] = (attacher){.root = dir, .id = i, .failures = 0};
+    assert_int_equal(pthread_create(&t[i], NULL, attach_many, &a[i]), 0);
+  }
+  char node[256], away[256];
+  snprintf(node, sizeof(node), "%s/dev/nvidia-uvm-tools", dir);
+  snprintf(away, sizeof(away), "%s/dev/nvidia-uvm-tools.away", dir);
+  for (int i = 0; i < 40; i++) {
+    assert_int_equal(rename(node, away), 0);
+    usleep(500);
+    assert_int_equal(rename(away, node), 0);
+    usleep(500);
+  }
+  int failures = 0;
+  for (int i = 0; i < ATTACH_THREADS; i++) {
+    assert_int_equal(pthread_join(t[i], NULL), 0);
+    failures += a[i].failures;
+  }
+  nd_log_set_level(level);
+  assert_int_equal(failures, 0);
+  char nodes[256];
+  attach_nodes(dir, GPU0_BUS_ID, nodes, sizeof(nodes)); /* settled: the last truth */
+  assert_string_equal(nodes, GPU0_NODES);
+  cleanup_error nd_error_t err = NULL;
+  assert_int_equal(nd_remove_tree(dir, &err), 0);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_enumerate_nvidia),  cmocka_unit_test(test_enumerate_amd),
@@ -377,6 +693,11 @@ int main(void) {
       cmocka_unit_test(test_slice_build),       cmocka_unit_test(test_vendor_cdi_ids),
       cmocka_unit_test(test_own_device_nodes),  cmocka_unit_test(test_absent_gpu),
       cmocka_unit_test(test_enumerate_again),   cmocka_unit_test(test_vendor_spec_changes),
+      cmocka_unit_test(test_attach_remembers_nodes),
+      cmocka_unit_test(test_attach_sees_changed_gpu),
+      cmocka_unit_test(test_attach_sees_gpus_come_and_go),
+      cmocka_unit_test(test_attach_sees_new_drm_minor),
+      cmocka_unit_test(test_attach_concurrently),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
