@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "cleanup.h"
+#include "json_dump.h"
 #include "log.h"
 #include "slice_planner.h"
 
@@ -144,7 +145,7 @@ static int start_attach(nd_binding_conditions *b, const char *key, const char *b
     abort();
   cleanup_json json_t *body = json_pack("{s:s, s:s, s:s}", "region", region, "node", node,
                                         "claim", uid);
-  j->body = json_dumps(body, JSON_COMPACT);
+  j->body = nd_json_dumps(body, JSON_COMPACT);
   pthread_t t;
   atomic_fetch_add(&b->running, 1);
   j->next = b->jobs;

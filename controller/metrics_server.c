@@ -9,6 +9,7 @@
 #include "cleanup.h"
 #include "controller.h"
 #include "http_endpoint.h"
+#include "json_dump.h"
 #include "metrics.h"
 
 struct nd_metrics_server {
@@ -155,7 +156,7 @@ static int on_devices(const char *method, const char *path, nd_http_response *re
     }
   }
   resp->content_type = "application/json";
-  resp->body = json_dumps(out, JSON_COMPACT);
+  resp->body = nd_json_dumps(out, JSON_COMPACT);
   json_decref(out);
   return resp->body ? 0 : -1;
 }

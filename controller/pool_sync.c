@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "json_dump.h"
 #include "strmap.h"
 
 void nd_slice_keep_taint_times(json_t *spec, const nd_published_slice *existing) {
@@ -43,7 +44,7 @@ static void push(nd_pool_sync *s, nd_slice_op_kind kind, const char *name, json_
   s->ops = ops;
   s->ops[s->n_ops].kind = kind;
   s->ops[s->n_ops].name = strdup(name);
-  s->ops[s->n_ops].body = json_dumps(body, JSON_COMPACT);
+  s->ops[s->n_ops].body = nd_json_dumps(body, JSON_COMPACT);
   if (s->ops[s->n_ops].name == NULL || s->ops[s->n_ops].body == NULL)
     abort();
   json_decref(body);

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "json_dump.h"
 
 static bool empty_value(const json_t *v) {
   return json_is_null(v) || json_is_false(v) ||
@@ -44,7 +45,7 @@ nd_spec_digest nd_slice_spec_digest(const json_t *spec) {
   nd_spec_digest d;
   cleanup_json json_t *norm = spec != NULL ? without_empty(spec) : json_null();
   /* sorted keys: objects compare key-wise; arrays keep their order */
-  cleanup_free char *text = json_dumps(norm, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
+  cleanup_free char *text = nd_json_dumps(norm, JSON_COMPACT | JSON_SORT_KEYS | JSON_ENCODE_ANY);
   unsigned int len = 0;
   if (text == NULL ||
       EVP_Digest(text, strlen(text), d.bytes, &len, EVP_sha256(), NULL) != 1 ||

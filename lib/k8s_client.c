@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "json_dump.h"
 #include "k8s_internal.h"
 #include "log.h"
 
@@ -303,7 +304,7 @@ static size_t on_header(char *p, size_t sz, size_t n, void *ud) {
 /* The compact JSON text of body into *text (NULL when body is NULL). */
 static int body_text(const json_t *body, char **text, nd_error_t *err) {
   *text = NULL;
-  if (body != NULL && (*text = json_dumps(body, JSON_COMPACT)) == NULL)
+  if (body != NULL && (*text = nd_json_dumps(body, JSON_COMPACT)) == NULL)
     return nd_error_make(err, EINVAL, "serialising request body");
   return 0;
 }

@@ -11,6 +11,7 @@
 
 #include "backend.h"
 #include "cleanup.h"
+#include "json_dump.h"
 
 #define MAX_REPLY (4 << 20)
 
@@ -70,7 +71,7 @@ int nd_backend_http_json(const char *what, const char *method, const char *url,
   CURL *h = curl_easy_init();
   if (h == NULL)
     return nd_error_make(err, ENOMEM, "%s %s: cannot create a curl handle", method, url);
-  cleanup_free char *payload = body ? json_dumps(body, JSON_COMPACT) : NULL;
+  cleanup_free char *payload = body ? nd_json_dumps(body, JSON_COMPACT) : NULL;
   struct curl_slist *headers = curl_slist_append(NULL, "Accept: application/json");
   if (payload)
     headers = curl_slist_append(headers, "Content-Type: application/json");

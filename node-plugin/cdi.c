@@ -12,6 +12,7 @@
 
 #include "atomic_file.h"
 #include "cleanup.h"
+#include "json_dump.h"
 #include "names.h"
 
 /* The cdiVersion strings the CDI library knows, oldest first. */
@@ -361,7 +362,7 @@ int nd_cdi_write_claim_spec(const char *cdi_dir, const char *vendor, const char 
   cleanup_json json_t *spec = nd_cdi_spec_build(vendor, devices, n, err);
   if (spec == NULL)
     return nd_error_wrap(err, "CDI spec of claim %s", claim_uid);
-  cleanup_free char *text = json_dumps(spec, JSON_INDENT(2) | JSON_SORT_KEYS);
+  cleanup_free char *text = nd_json_dumps(spec, JSON_INDENT(2) | JSON_SORT_KEYS);
   cleanup_free char *path = nd_cdi_spec_path(cdi_dir, vendor, claim_uid);
   if (text == NULL || path == NULL)
     return nd_error_make(err, ENOMEM, "CDI spec of claim %s: out of memory", claim_uid);

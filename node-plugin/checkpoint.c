@@ -11,6 +11,7 @@
 
 #include "atomic_file.h"
 #include "cleanup.h"
+#include "json_dump.h"
 #include "log.h"
 #include "slot_file.h"
 
@@ -292,8 +293,8 @@ static int load(nd_checkpoint *cp, nd_error_t *err) {
  * string value holding it; new reference, NULL when out of memory). */
 static json_t *member_text(const char *uid, const json_t *entry) {
   cleanup_json json_t *key = json_string(uid);
-  cleanup_free char *k = key ? json_dumps(key, JSON_ENCODE_ANY) : NULL;
-  cleanup_free char *v = json_dumps(entry, JSON_COMPACT);
+  cleanup_free char *k = key ? nd_json_dumps(key, JSON_ENCODE_ANY) : NULL;
+  cleanup_free char *v = nd_json_dumps(entry, JSON_COMPACT);
   cleanup_free char *text = NULL;
   if (k == NULL || v == NULL || asprintf(&text, "%s:%s", k, v) < 0)
     return NULL;

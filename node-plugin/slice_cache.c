@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "cleanup.h"
+#include "json_dump.h"
 #include "log.h"
 
 #define SLICES_PATH "/apis/resource.k8s.io/v1/resourceslices"
@@ -90,7 +91,7 @@ static json_t *slice_record(const json_t *slice) {
   json_t *d;
   json_array_foreach(json_object_get(spec, "devices"), i, d) {
     const char *dn = json_string_value(json_object_get(d, "name"));
-    char *text = dn ? json_dumps(d, JSON_COMPACT) : NULL;
+    char *text = dn ? nd_json_dumps(d, JSON_COMPACT) : NULL;
     if (text)
       json_object_set_new(devices, dn, json_string_nocheck(text));
     free(text);
