@@ -3,10 +3,12 @@ throughput, RSS) and instructions.py (instructions per prepare): the objects the
 server holds (a node, a slice of cameras, one claim per stream), a copy of the fake NVIDIA root
 for the local GPUs, the plugin's command line, and allocation by the stand-in allocator (a
 claim that finds no GPU left becomes a camera-only claim)."""
+import atexit
 import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 
 import yaml
@@ -66,10 +68,24 @@ def gpu_root(S, work):
     return root
 
 
+def cdi_dir(pdir):
+    """Where the plugin writes CDI specs: on a node that is /var/run/cdi, a tmpfs, so the bench
+    puts it on /dev/shm when that is a tmpfs (removed when the bench exits), else in pdir."""
+    try:
+        on_tmpfs = any(l.split()[1:3] == ["/dev/shm", "tmpfs"] for l in open("/proc/mounts"))
+    except OSError:
+        on_tmpfs = False
+    if not on_tmpfs:
+        return f"{pdir}/cdi"
+    d = tempfile.mkdtemp(prefix="netdra-bench-cdi-", dir="/dev/shm")
+    atexit.register(shutil.rmtree, d, True)
+    return d
+
+
 def plugin_command(B, kc, pdir, groot, workers):
     """The node plugin's command line; its DRA socket is f"{pdir}/plugins/dra.sock"."""
     return [f"{B}/node-plugin/netdra-node-plugin", "--node-name", NODE, "--kubeconfig", kc,
-            "--plugin-dir", f"{pdir}/plugins", "--registry-dir", f"{pdir}/registry", "--cdi-dir", f"{pdir}/cdi",
+            "--plugin-dir", f"{pdir}/plugins", "--registry-dir", f"{pdir}/registry", "--cdi-dir", cdi_dir(pdir),
             "--state-dir", f"{pdir}/state", "--dev-root", groot, "--local-gpus", "--metrics-address", "",
             "--log-level", "warn", "--workers", str(workers)]
 
