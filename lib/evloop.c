@@ -15,6 +15,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "grow.h"
+
 #define MAX_SIGNALS 8
 #define NS_PER_MS 1000000ull
 #define NS_PER_S 1000000000ull
@@ -308,15 +310,9 @@ bool nd_timer_armed(const nd_timer *t) { return t->heap_index != NOT_ARMED; }
 
 nd_timer *nd_loop_add_timer(nd_loop *loop, uint64_t delay_ms, uint64_t interval_ms, nd_timer_cb cb,
                             void *data, nd_error_t *err) {
-  if (loop->live_timers == loop->heap_cap) {
-    size_t cap = loop->heap_cap ? loop->heap_cap * 2 : 16;
-    nd_timer **heap = realloc(loop->heap, cap * sizeof(*heap));
-    if (heap == NULL) {
-      nd_error_make(err, ENOMEM, "allocating timer heap");
-      return NULL;
-    }
-    loop->heap = heap;
-    loop->heap_cap = cap;
+  if (ND_GROW_TRY(loop->heap, loop->heap_cap, loop->live_timers + 1, 16) < 0) {
+    nd_error_make(err, ENOMEM, "allocating timer heap");
+    return NULL;
   }
   nd_timer *t = calloc(1, sizeof(*t));
   if (t == NULL) {

@@ -9,6 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grow.h"
+
 /* the flags nd_json_dumps writes itself: indent (bits 0-4), JSON_COMPACT .. JSON_ESCAPE_SLASH,
  * real precision (bits 11-15); anything else goes to json_dumps */
 #define HANDLED_FLAGS 0xFFFFu
@@ -42,26 +44,11 @@ typedef struct {
 static bool grow_text(dumper *d, size_t more) {
   if (d->out_of_memory)
     return false;
-  if (more >= SIZE_MAX - d->len) {
+  if (more >= SIZE_MAX - d->len ||
+      ND_GROW_TRY(d->text, d->cap, d->len + more + 1, FIRST_CAPACITY) < 0) {
     d->out_of_memory = true;
     return false;
   }
-  size_t need = d->len + more + 1;
-  size_t cap = d->cap ? d->cap : FIRST_CAPACITY;
-  while (cap < need) {
-    if (cap > SIZE_MAX / 2) {
-      cap = need;
-      break;
-    }
-    cap *= 2;
-  }
-  char *text = realloc(d->text, cap);
-  if (text == NULL) {
-    d->out_of_memory = true;
-    return false;
-  }
-  d->text = text;
-  d->cap = cap;
   return true;
 }
 
@@ -333,23 +320,10 @@ static void sort_members(member *m, member *tmp, size_t n) {
 }
 
 static bool reserve_members(dumper *d, size_t more) {
-  size_t need = d->n_members + more;
-  if (need <= d->members_cap)
-    return true;
-  size_t cap = d->members_cap ? d->members_cap : 64;
-  while (cap < need && cap <= SIZE_MAX / 2 / sizeof(member))
-    cap *= 2;
-  if (cap < need) {
+  if (ND_GROW_TRY(d->members, d->members_cap, d->n_members + more, 64) < 0) {
     d->out_of_memory = true;
     return false;
   }
-  member *m = realloc(d->members, cap * sizeof(member));
-  if (m == NULL) {
-    d->out_of_memory = true;
-    return false;
-  }
-  d->members = m;
-  d->members_cap = cap;
   return true;
 }
 

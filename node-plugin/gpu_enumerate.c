@@ -16,6 +16,7 @@
 
 #include "cleanup.h"
 #include "file_memo.h"
+#include "grow.h"
 
 #define PCI_DEVICES "/sys/bus/pci/devices"
 
@@ -447,16 +448,8 @@ static int pci_listing_read(const char *dir, pci_listing *l) {
   if (fd < 0)
     return -1;
   for (;;) {
-    if (l->cap - l->len < LISTING_CHUNK) {
-      size_t cap = l->cap ? l->cap * 2 : LISTING_CHUNK;
-      while (cap - l->len < LISTING_CHUNK)
-        cap *= 2;
-      char *grown = realloc(l->bytes, cap);
-      if (grown == NULL)
-        return errno = ENOMEM, -1;
-      l->bytes = grown;
-      l->cap = cap;
-    }
+    if (ND_GROW_TRY(l->bytes, l->cap, l->len + LISTING_CHUNK, LISTING_CHUNK) < 0)
+      return errno = ENOMEM, -1;
     ssize_t n = getdents64(fd, l->bytes + l->len, LISTING_CHUNK);
     if (n < 0)
       return -1;

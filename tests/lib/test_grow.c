@@ -1,4 +1,4 @@
-/* test_grow.c: nd_grow and nd_grow_gently (lib/grow.h): room for what is needed, capacity
+/* test_grow.c: nd_grow, nd_grow_try and nd_grow_gently (lib/grow.h): room for what is needed, capacity
  * doubling from the first size (or an eighth more), the array kept when it already has room,
  * contents kept across growth. */
 #include <setjmp.h>
@@ -61,7 +61,33 @@ static void test_grow_gently(void **state) {
   free(a);
 }
 
+/* nd_grow_try: the same doubling, and a size that overflows is refused with the array kept */
+static void test_grow_try(void **state) {
+  uint32_t *a = NULL;
+  size_t cap = 0;
+  assert_int_equal(ND_GROW_TRY(a, cap, 5, 4), 0);
+  assert_non_null(a);
+  assert_int_equal(cap, 8);
+  for (uint32_t i = 0; i < 8; i++)
+    a[i] = i;
+  uint32_t *before = a;
+  assert_int_equal(ND_GROW_TRY(a, cap, 8, 4), 0); /* room already: the same array */
+  assert_ptr_equal(a, before);
+  assert_int_equal(ND_GROW_TRY(a, cap, 9, 4), 0);
+  assert_int_equal(cap, 16);
+  for (uint32_t i = 0; i < 8; i++)
+    assert_int_equal(a[i], i);
+  before = a;
+  assert_int_equal(ND_GROW_TRY(a, cap, SIZE_MAX / 2, 4), -1); /* bytes overflow */
+  assert_ptr_equal(a, before);
+  assert_int_equal(cap, 16);
+  assert_int_equal(ND_GROW_TRY(a, cap, SIZE_MAX, 4), -1); /* the doubling overflows */
+  assert_int_equal(cap, 16);
+  free(a);
+}
+
 int main(void) {
-  const struct CMUnitTest tests[] = {cmocka_unit_test(test_grow), cmocka_unit_test(test_grow_gently)};
+  const struct CMUnitTest tests[] = {cmocka_unit_test(test_grow), cmocka_unit_test(test_grow_gently),
+      cmocka_unit_test(test_grow_try)};
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
