@@ -89,11 +89,7 @@ static uint64_t now_ns(void) {
   return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t nd_now_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
+uint64_t nd_now_ms(void) { return now_ns() / NS_PER_MS; }
 
 uint64_t nd_wall_ms(void) {
   struct timespec ts;

@@ -59,13 +59,18 @@ const nd_gpu *nd_gpu_find(const nd_gpu_list *l, const char *pci_address) {
   return NULL;
 }
 
-static char *join(const char *a, const char *b) {
-  char *out = NULL;
+/* How much of a root (or directory) a path under it keeps: trailing '/'s dropped, "/" itself
+ * none (join and join_into put one '/' between it and the rest). */
+static size_t kept_prefix(const char *a) {
   size_t n = strlen(a);
   while (n > 1 && a[n - 1] == '/')
     n--;
-  if (n == 1 && a[0] == '/')
-    n = 0;
+  return n == 1 && a[0] == '/' ? 0 : n;
+}
+
+static char *join(const char *a, const char *b) {
+  char *out = NULL;
+  size_t n = kept_prefix(a);
   if (asprintf(&out, "%.*s%s%s", (int)n, a, b[0] == '/' ? "" : "/", b) < 0)
     return NULL;
   return out;
@@ -140,11 +145,7 @@ typedef struct {
 
 /* root + rel into buf, as join() forms it; false when it does not fit. */
 static bool join_into(char *buf, size_t size, const char *root, const char *rel) {
-  size_t n = strlen(root);
-  while (n > 1 && root[n - 1] == '/')
-    n--;
-  if (n == 1 && root[0] == '/')
-    n = 0;
+  size_t n = kept_prefix(root);
   size_t sep = rel[0] == '/' ? 0 : 1, rel_len = strlen(rel);
   if (n + sep + rel_len >= size)
     return false;
