@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,7 +24,8 @@ typedef struct batch {
   nd_driver *d;
   job_kind kind;
   nd_claim_outcome *outcomes;
-  size_t n, remaining; /* remaining: under d->mu */
+  size_t n;
+  atomic_size_t remaining; /* jobs not yet run; the worker that ends it at 0 posts the batch */
   nd_driver_done_cb cb;
   void *data;
   uint64_t started_ms;
@@ -49,12 +51,13 @@ struct nd_driver {
   nd_k8s_client *k8s;
   nd_slice_cache *slices;
   nd_checkpoint *cp;
-  pthread_mutex_t mu;
+  pthread_mutex_t mu; /* the queue: head, tail, stopping */
   pthread_cond_t cv;
   job *head, *tail;
   bool stopping;
   pthread_t *threads;
   int n_threads;
+  pthread_mutex_t locks_mu; /* the claim locks; apart from mu, which the loop thread takes */
   claim_lock *locks;
   size_t in_flight; /* loop thread only */
   nd_memtrim *trim; /* heap pages back to the kernel once calls stop */
@@ -67,7 +70,7 @@ struct nd_driver {
 /* ---- per-claim serialisation ---- */
 
 static claim_lock *claim_lock_take(nd_driver *d, const char *uid) {
-  pthread_mutex_lock(&d->mu);
+  pthread_mutex_lock(&d->locks_mu);
   claim_lock *l = d->locks;
   while (l && strcmp(l->uid, uid) != 0)
     l = l->next;
@@ -79,14 +82,14 @@ static claim_lock *claim_lock_take(nd_driver *d, const char *uid) {
     d->locks = l;
   }
   l->refs++;
-  pthread_mutex_unlock(&d->mu);
+  pthread_mutex_unlock(&d->locks_mu);
   pthread_mutex_lock(&l->mu);
   return l;
 }
 
 static void claim_lock_release(nd_driver *d, claim_lock *l) {
   pthread_mutex_unlock(&l->mu);
-  pthread_mutex_lock(&d->mu);
+  pthread_mutex_lock(&d->locks_mu);
   if (--l->refs == 0) {
     for (claim_lock **pp = &d->locks; *pp; pp = &(*pp)->next)
       if (*pp == l) {
@@ -97,7 +100,7 @@ static void claim_lock_release(nd_driver *d, claim_lock *l) {
     free(l->uid);
     free(l);
   }
-  pthread_mutex_unlock(&d->mu);
+  pthread_mutex_unlock(&d->locks_mu);
 }
 
 /* ---- helpers ---- */
@@ -592,9 +595,7 @@ static void *worker_main(void *arg) {
     run_job(d, j);
 
     batch *b = j->b;
-    pthread_mutex_lock(&d->mu);
-    bool last = --b->remaining == 0;
-    pthread_mutex_unlock(&d->mu);
+    bool last = atomic_fetch_sub(&b->remaining, 1) == 1;
     if (last && nd_loop_post(d->loop, batch_done_on_loop, b) < 0) {
       for (size_t i = 0; i < b->n; i++)
         outcome_clear(&b->outcomes[i]);
@@ -614,7 +615,7 @@ static int submit(nd_driver *d, job_kind kind, const nd_claim_ref *claims, size_
   b->d = d;
   b->kind = kind;
   b->n = n;
-  b->remaining = n;
+  atomic_init(&b->remaining, n);
   b->cb = cb;
   b->data = data;
   b->started_ms = nd_now_ms();
@@ -645,11 +646,12 @@ static int submit(nd_driver *d, job_kind kind, const nd_claim_ref *claims, size_
       d->head = j;
     d->tail = j;
   }
+  pthread_mutex_unlock(&d->mu);
   /* one waiter per job: a broadcast woke every worker for each claim (8 context switches and
-   * a mutex convoy per prepare on the bench's 8 workers) */
+   * a mutex convoy per prepare on the bench's 8 workers); signalled after the unlock, or the
+   * woken worker runs only to sleep again on the mutex this thread still holds */
   for (size_t i = 0; i < n; i++)
     pthread_cond_signal(&d->cv);
-  pthread_mutex_unlock(&d->mu);
   return 0;
 }
 
@@ -744,6 +746,7 @@ nd_driver *nd_driver_new(const nd_driver_options *o, nd_error_t *err) {
   d->cp = o->checkpoint;
   pthread_mutex_init(&d->mu, NULL);
   pthread_cond_init(&d->cv, NULL);
+  pthread_mutex_init(&d->locks_mu, NULL);
   if (d->loop && (d->trim = nd_memtrim_new(d->loop, TRIM_DELAY_MS, err)) == NULL) {
     nd_driver_free(d);
     return NULL;
@@ -775,6 +778,7 @@ void nd_driver_free(nd_driver *d) {
   nd_memtrim_free(d->trim);
   pthread_mutex_destroy(&d->mu);
   pthread_cond_destroy(&d->cv);
+  pthread_mutex_destroy(&d->locks_mu);
   free(d->driver_name);
   free(d->node_name);
   free(d->cdi_dir);
