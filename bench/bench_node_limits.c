@@ -9,7 +9,12 @@
  *   write: raw durable replace of a file of that size (temp file, fsync, rename, fsync of the
  *          directory: what a checkpoint write cost before the slot file, and what its growth
  *          costs), the same figures, for comparison.
- * usage: bench_node_limits KUBECONFIG CLAIM_PATH THREADS N DIR BYTES
+ * With PACE_US, the one-stream GET and the slot write are measured a second time at a prepare
+ * cycle's pace: a GET every PACE_US, a slot write every PACE_US/2 (a single-stream cycle is
+ * one GET and two checkpoint writes). Back to back, the API server and the disk never go
+ * idle; between the prepares of one stream they do, and on this project's virtual machines
+ * an idle peer answers later (a GET after 1 ms of idle: ~1.8x the back-to-back p50).
+ * usage: bench_node_limits KUBECONFIG CLAIM_PATH THREADS N DIR BYTES [PACE_US]
  * Prints one JSON object. Loops are bounded by N. */
 #include <pthread.h>
 #include <stdio.h>
@@ -26,16 +31,29 @@
 /* percentile of nanosecond samples, in us */
 static double pct_us(uint64_t *v, size_t n, int p) { return (double)bench_percentile(v, n, p) / 1000.0; }
 
+/* Sleeps until start_ns + i * pace_ns (nothing when pace_ns is 0). */
+static void pace_wait(uint64_t start_ns, int i, uint64_t pace_ns) {
+  if (pace_ns == 0)
+    return;
+  uint64_t at = start_ns + (uint64_t)i * pace_ns;
+  struct timespec ts = {.tv_sec = (time_t)(at / 1000000000u), .tv_nsec = (long)(at % 1000000000u)};
+  while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) != 0)
+    ;
+}
+
 typedef struct {
   nd_k8s_client *k8s;
   const char *path;
   int n, failures;
   uint64_t *lat;
+  uint64_t pace_ns; /* 0: back to back */
 } getter;
 
 static void *get_loop(void *arg) {
   getter *g = arg;
+  uint64_t start = bench_now_ns();
   for (int i = 0; i < g->n; i++) {
+    pace_wait(start, i, g->pace_ns);
     nd_k8s_result r = {0};
     nd_error_t err = NULL;
     uint64_t t = bench_now_ns();
@@ -49,12 +67,27 @@ static void *get_loop(void *arg) {
   return NULL;
 }
 
+/* n in-place writes of data, one every pace_ns (0: back to back); latencies into lat. */
+static int slot_loop(nd_slot_file *sf, const char *data, size_t bytes, int n, uint64_t *lat,
+                     uint64_t pace_ns, nd_error_t *err) {
+  uint64_t start = bench_now_ns();
+  for (int i = 0; i < n; i++) {
+    pace_wait(start, i, pace_ns);
+    uint64_t t = bench_now_ns();
+    if (nd_slot_file_write(sf, data, bytes, err) < 0)
+      return -1;
+    lat[i] = bench_now_ns() - t;
+  }
+  return 0;
+}
+
 int main(int argc, char **argv) {
-  if (argc != 7) {
-    fprintf(stderr, "usage: bench_node_limits KUBECONFIG CLAIM_PATH THREADS N DIR BYTES\n");
+  if (argc != 7 && argc != 8) {
+    fprintf(stderr, "usage: bench_node_limits KUBECONFIG CLAIM_PATH THREADS N DIR BYTES [PACE_US]\n");
     return 2;
   }
   int threads = atoi(argv[3]), n = atoi(argv[4]);
+  uint64_t pace_ns = argc == 8 ? (uint64_t)atol(argv[7]) * 1000u : 0;
   size_t bytes = (size_t)atol(argv[6]);
   if (threads < 1 || n < 1)
     return 2;
@@ -108,22 +141,34 @@ int main(int argc, char **argv) {
   if (sf == NULL)
     return fprintf(stderr, "bench_node_limits: %s\n", nd_error_msg(err)), 1;
   start = bench_now_ns();
-  for (int i = 0; i < n; i++) {
-    uint64_t t = bench_now_ns();
-    if (nd_slot_file_write(sf, data, bytes, &err) < 0)
-      return fprintf(stderr, "bench_node_limits: %s\n", nd_error_msg(err)), 1;
-    lat[i] = bench_now_ns() - t;
-  }
+  if (slot_loop(sf, data, bytes, n, lat, 0, &err) < 0)
+    return fprintf(stderr, "bench_node_limits: %s\n", nd_error_msg(err)), 1;
   double slot_writes_per_s = n / ((double)(bench_now_ns() - start) / 1e9);
+  double s_p50 = pct_us(lat, (size_t)n, 50), s_p99 = pct_us(lat, (size_t)n, 99);
+
+  /* at a single-stream prepare cycle's pace */
+  char paced[256] = "";
+  if (pace_ns) {
+    getter pg = {.k8s = k8s, .path = argv[2], .n = n, .lat = lat, .pace_ns = pace_ns};
+    get_loop(&pg);
+    failures += pg.failures;
+    double pg50 = pct_us(lat, (size_t)n, 50), pg99 = pct_us(lat, (size_t)n, 99);
+    if (slot_loop(sf, data, bytes, n, lat, pace_ns / 2, &err) < 0)
+      return fprintf(stderr, "bench_node_limits: %s\n", nd_error_msg(err)), 1;
+    snprintf(paced, sizeof(paced),
+             ",\"pace_us\":%llu,\"paced_get_p50_us\":%.1f,\"paced_get_p99_us\":%.1f,"
+             "\"paced_slot_write_p50_us\":%.1f,\"paced_slot_write_p99_us\":%.1f",
+             (unsigned long long)(pace_ns / 1000u), pg50, pg99, pct_us(lat, (size_t)n, 50),
+             pct_us(lat, (size_t)n, 99));
+  }
   nd_slot_file_close(sf);
   remove(slot_path);
-  double s_p50 = pct_us(lat, (size_t)n, 50), s_p99 = pct_us(lat, (size_t)n, 99);
   printf("{\"get_p50_us\":%.1f,\"get_p99_us\":%.1f,\"gets_per_s\":%.0f,\"get_threads\":%d,"
          "\"get_failures\":%d,\"write_p50_us\":%.1f,\"write_p99_us\":%.1f,\"writes_per_s\":%.0f,"
          "\"slot_write_p50_us\":%.1f,\"slot_write_p99_us\":%.1f,\"slot_writes_per_s\":%.0f,"
-         "\"write_bytes\":%zu}\n",
+         "\"write_bytes\":%zu%s}\n",
          get_p50, get_p99, gets_per_s, threads, failures, w_p50, w_p99, writes_per_s, s_p50, s_p99,
-         slot_writes_per_s, bytes);
+         slot_writes_per_s, bytes, paced);
   free(data);
   free(lat);
   free(g);

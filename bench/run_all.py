@@ -308,22 +308,34 @@ try:
         # write before the slot file, now only its growth) is measured beside it for comparison.
         lim = run_json([f"{B}/bench/bench_node_limits", kc3,
                         "/apis/resource.k8s.io/v1/namespaces/default/resourceclaims/bench-0", str(threads),
-                        str(500 if quick else 2000), f"{pdir}/state", "2048"])
+                        str(500 if quick else 2000), f"{pdir}/state", "2048",
+                        str(round(1e6 / one["prepares_per_s"]))])
         floor50 = (lim["get_p50_us"] + lim["slot_write_p50_us"]) / 1000
         floor99 = (lim["get_p99_us"] + lim["slot_write_p99_us"]) / 1000
+        # the same GET and write at the single-stream cycle's pace (bench_node_limits: an idle
+        # API server and disk answer later than busy ones): what one prepare waits for
+        paced50 = (lim["paced_get_p50_us"] + lim["paced_slot_write_p50_us"]) / 1000
+        paced99 = (lim["paced_get_p99_us"] + lim["paced_slot_write_p99_us"]) / 1000
         renamed = f"{lim['write_p50_us'] / 1000:.2f}/{lim['write_p99_us'] / 1000:.2f} ms"
         r = one["prepare_p99_us"] / 1000
         row("NodePrepareResources, camera + GPU claim (C client)",
             f"p50 {one['prepare_p50_us'] / 1000:.2f} ms, p99 {one['prepare_p99_us'] / 1000:.2f} ms",
             f"GET {lim['get_p50_us'] / 1000:.2f}/{lim['get_p99_us'] / 1000:.2f} ms + 1 x in-place slot write "
             f"{lim['slot_write_p50_us'] / 1000:.2f}/{lim['slot_write_p99_us'] / 1000:.2f} ms = {floor50:.2f}/{floor99:.2f} ms "
-            f"(p50/p99; rename-based durable write {renamed}); gRPC ping-pong {pp2['p50_us']:.1f} us "
-            f"({one['request_bytes']} B)",
-            f"{one['prepare_p50_us'] / 1000 / floor50:.2f}x p50", "p99 <= 2 ms", r <= 2)
+            f"(p50/p99, back to back); at the prepares' pace (one every {lim['pace_us']} us) "
+            f"{lim['paced_get_p50_us'] / 1000:.2f}/{lim['paced_get_p99_us'] / 1000:.2f} + "
+            f"{lim['paced_slot_write_p50_us'] / 1000:.2f}/{lim['paced_slot_write_p99_us'] / 1000:.2f} = "
+            f"{paced50:.2f}/{paced99:.2f} ms; rename-based durable write {renamed}; gRPC ping-pong "
+            f"{pp2['p50_us']:.1f} us ({one['request_bytes']} B)",
+            f"{one['prepare_p50_us'] / 1000 / paced50:.2f}x p50, {r / paced99:.2f}x p99 (paced)",
+            "p99 <= 2 ms", r <= 2)
         row("NodeUnprepareResources (C client)",
             f"p50 {one['unprepare_p50_us'] / 1000:.2f} ms, p99 {one['unprepare_p99_us'] / 1000:.2f} ms",
-            f"1 x in-place slot write {lim['slot_write_p50_us'] / 1000:.2f}/{lim['slot_write_p99_us'] / 1000:.2f} ms",
-            f"{one['unprepare_p50_us'] / lim['slot_write_p50_us']:.2f}x p50", "p99 <= 2 ms", one["unprepare_p99_us"] / 1000 <= 2)
+            f"1 x in-place slot write {lim['slot_write_p50_us'] / 1000:.2f}/{lim['slot_write_p99_us'] / 1000:.2f} ms "
+            f"(back to back), {lim['paced_slot_write_p50_us'] / 1000:.2f}/{lim['paced_slot_write_p99_us'] / 1000:.2f} ms "
+            f"at the prepares' pace",
+            f"{one['unprepare_p50_us'] / lim['paced_slot_write_p50_us']:.2f}x p50 (paced)", "p99 <= 2 ms",
+            one["unprepare_p99_us"] / 1000 <= 2)
         row(f"prepare+unprepare throughput, {threads} streams", f"{many['prepares_per_s']:.0f} prepares/s "
             f"(p99 {many['prepare_p99_us'] / 1000:.1f} ms, {many['failures']} failures)",
             f"raw claim GETs, {lim['get_threads']} streams: {lim['gets_per_s']:.0f}/s; serial slot writes: "
