@@ -83,13 +83,13 @@ struct nd_loop {
   defer_item *post_head, *post_tail;
 };
 
-static uint64_t now_ns(void) {
+uint64_t nd_now_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (uint64_t)ts.tv_sec * NS_PER_S + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t nd_now_ms(void) { return now_ns() / NS_PER_MS; }
+uint64_t nd_now_ms(void) { return nd_now_ns() / NS_PER_MS; }
 
 uint64_t nd_wall_ms(void) {
   struct timespec ts;
@@ -293,7 +293,7 @@ int nd_timer_rearm(nd_timer *t, uint64_t delay_ms, uint64_t interval_ms) {
     return -1;
   t->interval_ns = ms_to_ns(interval_ms);
   /* delay 0: due now, so it fires on the next iteration (never in the dispatch that armed it) */
-  timer_schedule(t, add_saturating(now_ns(), ms_to_ns(delay_ms)));
+  timer_schedule(t, add_saturating(nd_now_ns(), ms_to_ns(delay_ms)));
   return 0;
 }
 
@@ -340,7 +340,7 @@ void nd_loop_del_timer(nd_loop *loop, nd_timer *t) {
 static void run_timers(nd_loop *loop, uint64_t armed_before) {
   if (loop->heap_len == 0)
     return;
-  uint64_t now = now_ns();
+  uint64_t now = nd_now_ns();
   while (loop->heap_len > 0) {
     nd_timer *t = loop->heap[0];
     if (t->deadline_ns > now || t->arm_seq >= armed_before)
@@ -361,7 +361,7 @@ static int64_t wait_budget_ns(nd_loop *loop, int timeout_ms) {
   int64_t wait_ns = timeout_ms < 0 ? -1 : (int64_t)timeout_ms * (int64_t)NS_PER_MS;
   if (loop->heap_len == 0)
     return wait_ns;
-  uint64_t now = now_ns(), due = loop->heap[0]->deadline_ns;
+  uint64_t now = nd_now_ns(), due = loop->heap[0]->deadline_ns;
   uint64_t until_due = due > now ? due - now : 0;
   if (until_due > (uint64_t)INT64_MAX)
     return wait_ns;

@@ -67,7 +67,8 @@ int nd_loop_post(nd_loop *loop, nd_defer_cb cb, void *data);
  * and never a worker (a worker must not take SIGTERM's default action). Returns 0 or errno. */
 int nd_thread_start(pthread_t *thread, void *(*fn)(void *), void *arg);
 
-/* Monotonic and wall-clock time in milliseconds. */
+/* Monotonic time in nanoseconds and milliseconds, wall-clock time in milliseconds. */
+uint64_t nd_now_ns(void);
 uint64_t nd_now_ms(void);
 uint64_t nd_wall_ms(void);
 

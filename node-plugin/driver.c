@@ -28,7 +28,7 @@ typedef struct batch {
   atomic_size_t remaining; /* jobs not yet run; the worker that ends it at 0 posts the batch */
   nd_driver_done_cb cb;
   void *data;
-  uint64_t started_ms;
+  uint64_t submitted_ns;
 } batch;
 
 typedef struct job {
@@ -62,10 +62,32 @@ struct nd_driver {
   size_t in_flight; /* loop thread only */
   nd_memtrim *trim; /* heap pages back to the kernel once calls stop */
   nd_driver_stats stats;
+  uint64_t stage_ns[2][ND_STAGE_COUNT]; /* [JOB_PREPARE or JOB_UNPREPARE][stage], atomic adds */
 };
 
 /* after the last call of a burst, how long to wait before trimming the heap */
 #define TRIM_DELAY_MS 1000
+
+/* ---- where a claim's time goes ---- */
+
+const char *nd_driver_stage_name(nd_driver_stage stage) {
+  static const char *const names[ND_STAGE_COUNT] = {"queue", "claim_get", "devices", "cdi_spec",
+                                                    "checkpoint"};
+  return stage < ND_STAGE_COUNT ? names[stage] : "?";
+}
+
+/* One claim's prepare or unprepare: each mark adds the time since the previous one to a
+ * stage's sum (a clock read, no lock). */
+typedef struct {
+  uint64_t *sums;
+  uint64_t last_ns;
+} stage_clock;
+
+static void stage_mark(stage_clock *clk, nd_driver_stage stage) {
+  uint64_t now = nd_now_ns();
+  __atomic_add_fetch(&clk->sums[stage], now - clk->last_ns, __ATOMIC_RELAXED);
+  clk->last_ns = now;
+}
 
 /* ---- per-claim serialisation ---- */
 
@@ -374,14 +396,17 @@ static bool attaches_leave_nothing(nd_driver *d, const char *uid, const json_t *
 }
 
 static int prepare_locked(nd_driver *d, const json_t *claim, const char *ns, const char *name,
-                          const char *uid, nd_claim_outcome *out, nd_error_t *err) {
+                          const char *uid, stage_clock *clk, nd_claim_outcome *out,
+                          nd_error_t *err) {
   cleanup_json json_t *entry = nd_checkpoint_get(d->cp, uid);
   cleanup_free char *claim_dir = claim_dir_path(d, uid);
   if (entry && strcmp(json_string_value(json_object_get(entry, "phase")),
                       ND_CKPT_PREPARE_COMPLETED) == 0) {
     /* idempotent repeat: same answer, spec rewritten in case it went missing */
+    stage_mark(clk, ND_STAGE_DEVICES);
     if (write_spec(d, uid, entry, err) < 0)
       return -1;
+    stage_mark(clk, ND_STAGE_CDI_SPEC);
     fill_outcome(d, entry, out);
     return 0;
   }
@@ -410,8 +435,10 @@ static int prepare_locked(nd_driver *d, const json_t *claim, const char *ns, con
   json_array_foreach(devs, i, dev)
     json_object_set_new(dev, "status", json_string(ND_CKPT_DEV_ATTACHING));
   if (!attaches_leave_nothing(d, uid, entry)) {
+    stage_mark(clk, ND_STAGE_DEVICES);
     if (nd_checkpoint_put(d->cp, uid, entry, err) < 0)
       return -1;
+    stage_mark(clk, ND_STAGE_CHECKPOINT);
     /* the checkpoint now shares that tree: go on with a copy of our own */
     json_t *own = json_deep_copy(entry);
     if (own == NULL) {
@@ -457,11 +484,14 @@ static int prepare_locked(nd_driver *d, const json_t *claim, const char *ns, con
     ND_LOG_INFO("driver", "attached", ND_KV_S("claim", uid), ND_KV_S("pool", req.pool),
                 ND_KV_S("device", req.device), ND_KV_S("type", type));
   }
+  stage_mark(clk, ND_STAGE_DEVICES);
   if (write_spec(d, uid, entry, err) < 0)
     goto fail;
+  stage_mark(clk, ND_STAGE_CDI_SPEC);
   json_object_set_new(entry, "phase", json_string(ND_CKPT_PREPARE_COMPLETED));
   if (nd_checkpoint_put(d->cp, uid, entry, err) < 0)
     goto fail;
+  stage_mark(clk, ND_STAGE_CHECKPOINT);
   fill_outcome(d, entry, out);
   return 0;
 fail_at:
@@ -475,39 +505,47 @@ fail:
 }
 
 static int prepare_claim(nd_driver *d, const char *ns, const char *name, const char *uid,
-                         nd_claim_outcome *out, nd_error_t *err) {
+                         stage_clock *clk, nd_claim_outcome *out, nd_error_t *err) {
   /* The GET happens before taking the claim's lock (as the reference helper does). */
   cleanup_json json_t *claim = get_claim(d, ns, name, uid, err);
+  stage_mark(clk, ND_STAGE_CLAIM_GET);
   if (claim == NULL)
     return -1;
   claim_lock *lock = claim_lock_take(d, uid);
-  int rc = prepare_locked(d, claim, ns, name, uid, out, err);
+  int rc = prepare_locked(d, claim, ns, name, uid, clk, out, err);
   claim_lock_release(d, lock);
   return rc;
 }
-static int unprepare_locked(nd_driver *d, const char *uid, nd_error_t *err) {
+static int unprepare_locked(nd_driver *d, const char *uid, stage_clock *clk, nd_error_t *err) {
   cleanup_json json_t *entry = nd_checkpoint_get(d->cp, uid);
   cleanup_free char *dir = claim_dir_path(d, uid);
   if (entry == NULL) {
     ND_LOG_INFO("driver", "unprepare-unknown-claim", ND_KV_S("claim", uid));
+    stage_mark(clk, ND_STAGE_DEVICES);
     return 0;
   }
   cleanup_json json_t *left = NULL;
-  if (detach_entry(d, uid, entry, &left, err) < 0) {
+  int rc = detach_entry(d, uid, entry, &left, err);
+  stage_mark(clk, ND_STAGE_DEVICES);
+  if (rc < 0) {
     cleanup_error nd_error_t perr = NULL;
     if (left) /* remember which devices are already gone */
       nd_checkpoint_put(d->cp, uid, left, &perr);
+    stage_mark(clk, ND_STAGE_CHECKPOINT);
     return -1;
   }
   if (nd_cdi_remove_claim_spec(d->cdi_dir, d->driver_name, uid, err) < 0 ||
-      nd_remove_tree(dir, err) < 0 || nd_checkpoint_remove(d->cp, uid, err) < 0)
+      nd_remove_tree(dir, err) < 0)
     return -1;
-  return 0;
+  stage_mark(clk, ND_STAGE_CDI_SPEC);
+  rc = nd_checkpoint_remove(d->cp, uid, err);
+  stage_mark(clk, ND_STAGE_CHECKPOINT);
+  return rc;
 }
 
-static int unprepare_claim(nd_driver *d, const char *uid, nd_error_t *err) {
+static int unprepare_claim(nd_driver *d, const char *uid, stage_clock *clk, nd_error_t *err) {
   claim_lock *lock = claim_lock_take(d, uid);
-  int rc = unprepare_locked(d, uid, err);
+  int rc = unprepare_locked(d, uid, clk, err);
   claim_lock_release(d, lock);
   return rc;
 }
@@ -530,7 +568,7 @@ static void batch_done_on_loop(nd_loop *loop, void *data) {
   batch *b = data;
   nd_driver *d = b->d;
   d->in_flight--;
-  double ms = (double)(nd_now_ms() - b->started_ms);
+  double ms = (double)(nd_now_ns() - b->submitted_ns) / 1e6;
   if (b->kind == JOB_PREPARE)
     d->stats.prepare_ms_sum += ms;
   else
@@ -548,12 +586,14 @@ static void run_job(nd_driver *d, job *j) {
   nd_claim_outcome *out = &j->b->outcomes[j->index];
   cleanup_error nd_error_t err = NULL;
   int r;
+  stage_clock clk = {d->stage_ns[j->b->kind], j->b->submitted_ns};
+  stage_mark(&clk, ND_STAGE_QUEUE);
   if (j->b->kind == JOB_PREPARE) {
     __atomic_add_fetch(&d->stats.prepares, 1, __ATOMIC_RELAXED);
-    r = prepare_claim(d, j->ns, j->name, j->uid, out, &err);
+    r = prepare_claim(d, j->ns, j->name, j->uid, &clk, out, &err);
   } else {
     __atomic_add_fetch(&d->stats.unprepares, 1, __ATOMIC_RELAXED);
-    r = unprepare_claim(d, j->uid, &err);
+    r = unprepare_claim(d, j->uid, &clk, &err);
   }
   if (r < 0) {
     __atomic_add_fetch(j->b->kind == JOB_PREPARE ? &d->stats.prepare_errors
@@ -618,7 +658,7 @@ static int submit(nd_driver *d, job_kind kind, const nd_claim_ref *claims, size_
   atomic_init(&b->remaining, n);
   b->cb = cb;
   b->data = data;
-  b->started_ms = nd_now_ms();
+  b->submitted_ns = nd_now_ns();
   b->outcomes = calloc(n ? n : 1, sizeof(*b->outcomes));
   for (size_t i = 0; i < n; i++)
     b->outcomes[i].uid = strdup(claims[i].uid ? claims[i].uid : "");
@@ -727,6 +767,11 @@ void nd_driver_get_stats(nd_driver *d, nd_driver_stats *out) {
   out->attach_errors = __atomic_load_n(&d->stats.attach_errors, __ATOMIC_RELAXED);
   out->prepare_ms_sum = d->stats.prepare_ms_sum;
   out->unprepare_ms_sum = d->stats.unprepare_ms_sum;
+  for (int s = 0; s < ND_STAGE_COUNT; s++) {
+    out->prepare_stage_s[s] = (double)__atomic_load_n(&d->stage_ns[JOB_PREPARE][s], __ATOMIC_RELAXED) / 1e9;
+    out->unprepare_stage_s[s] =
+        (double)__atomic_load_n(&d->stage_ns[JOB_UNPREPARE][s], __ATOMIC_RELAXED) / 1e9;
+  }
 }
 
 nd_driver *nd_driver_new(const nd_driver_options *o, nd_error_t *err) {

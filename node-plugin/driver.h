@@ -78,10 +78,24 @@ size_t nd_driver_in_flight(const nd_driver *d);
 /* Devices of prepared claims: [{"pool","device","claim"}] (new reference; for health). */
 json_t *nd_driver_prepared_devices(nd_driver *d);
 
-/* Counters for /metrics and logs. */
+/* The stages of one claim's prepare or unprepare, for where the time goes (/metrics). */
+typedef enum {
+  ND_STAGE_QUEUE,      /* accepted on the loop thread -> a worker starts on it */
+  ND_STAGE_CLAIM_GET,  /* the ResourceClaim GET (prepare only) */
+  ND_STAGE_DEVICES,    /* the claim's lock, planning, the backends' attach or detach */
+  ND_STAGE_CDI_SPEC,   /* writing (removing) the claim's CDI spec and private directory */
+  ND_STAGE_CHECKPOINT, /* the durable checkpoint writes */
+  ND_STAGE_COUNT
+} nd_driver_stage;
+/* "queue", "claim_get", "devices", "cdi_spec", "checkpoint" */
+const char *nd_driver_stage_name(nd_driver_stage stage);
+
+/* Counters for /metrics and logs. The stage sums are seconds over every claim handled (failed
+ * ones up to where they failed): divided by prepares/unprepares, the mean of each stage. */
 typedef struct {
   unsigned long long prepares, prepare_errors, unprepares, unprepare_errors, attach_errors;
   double prepare_ms_sum, unprepare_ms_sum;
+  double prepare_stage_s[ND_STAGE_COUNT], unprepare_stage_s[ND_STAGE_COUNT];
 } nd_driver_stats;
 void nd_driver_get_stats(nd_driver *d, nd_driver_stats *out);
 

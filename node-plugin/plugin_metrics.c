@@ -13,6 +13,7 @@ struct nd_plugin_metrics {
   nd_driver *driver;
   nd_http_server *http;
   nd_metrics *reg;
+  nd_metric *stage_seconds; /* {operation, stage}: brought up to the driver's sums per scrape */
 };
 
 static nd_driver_stats stats_of(void *data) {
@@ -30,6 +31,30 @@ static double prepare_seconds(void *d) { return stats_of(d).prepare_ms_sum / 100
 static double unprepare_seconds(void *d) { return stats_of(d).unprepare_ms_sum / 1000.0; }
 static double in_flight(void *d) {
   return (double)nd_driver_in_flight(((nd_plugin_metrics *)d)->driver);
+}
+
+/* Adds to each stage series what the driver summed since the last scrape (counters only go up;
+ * the driver's sums are monotonic). */
+static void sync_stage_seconds(nd_plugin_metrics *m) {
+  nd_driver_stats st;
+  nd_driver_get_stats(m->driver, &st);
+  for (int s = 0; s < ND_STAGE_COUNT; s++) {
+    const char *stage = nd_driver_stage_name((nd_driver_stage)s);
+    const char *prep[] = {"prepare", stage}, *unprep[] = {"unprepare", stage};
+    if (s != ND_STAGE_CLAIM_GET) /* an unprepare reads no claim */
+      nd_metric_add(m->stage_seconds, unprep,
+                    st.unprepare_stage_s[s] - nd_metric_value(m->stage_seconds, unprep));
+    nd_metric_add(m->stage_seconds, prep,
+                  st.prepare_stage_s[s] - nd_metric_value(m->stage_seconds, prep));
+  }
+}
+
+static int on_metrics(const char *method, const char *path, nd_http_response *resp, void *data) {
+  nd_plugin_metrics *m = data;
+  sync_stage_seconds(m);
+  resp->content_type = ND_METRICS_CONTENT_TYPE;
+  resp->body = nd_metrics_render(m->reg);
+  return resp->body ? 0 : -1;
 }
 
 static int on_healthz(const char *method, const char *path, nd_http_response *resp, void *data) {
@@ -60,9 +85,18 @@ nd_plugin_metrics *nd_plugin_metrics_start(nd_loop *loop, nd_driver *driver, con
   for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++)
     if (nd_metrics_gauge_fn(m->reg, gauges[i].name, gauges[i].help, gauges[i].fn, m, err) == NULL)
       goto fail;
+  m->stage_seconds = nd_metrics_counter(
+      m->reg, "netdra_node_stage_seconds_total",
+      "time spent in each stage of prepare and unprepare, summed over claims (queue: waiting for "
+      "a worker; claim_get: the ResourceClaim GET; devices: the claim's lock, planning, the "
+      "backends' attach or detach; cdi_spec: the claim's CDI spec; checkpoint: durable writes)",
+      (const char *[]){"operation", "stage", NULL}, err);
+  if (m->stage_seconds == NULL)
+    goto fail;
+  sync_stage_seconds(m); /* every series present from the first scrape, at 0 */
   m->http = nd_http_server_new(loop, err);
   if (m->http == NULL || nd_http_server_handle(m->http, "/healthz", on_healthz, m, err) < 0 ||
-      nd_http_server_handle_metrics(m->http, "/metrics", m->reg, err) < 0 ||
+      nd_http_server_handle(m->http, "/metrics", on_metrics, m, err) < 0 ||
       nd_http_server_listen_addr(m->http, address, err) < 0)
     goto fail;
   return m;

@@ -164,6 +164,22 @@ un=$($kubelet unprepare --socket "$dra_sock" --claim "default/e2e/$uid" --claim 
 $py -c 'import json,sys; r=json.loads(sys.argv[1]); assert all(not v["error"] for v in r.values()), r' "$un" &&
   ok "unprepare (and of a never-prepared claim) succeeds" || bad "unprepare: $un"
 [ ! -e "$spec" ] && ok "unprepare removed the CDI spec" || bad "CDI spec still there"
+# where the calls' time went: every stage of the prepare (claim GET, devices, CDI spec,
+# checkpoint) and of the unprepare counted (per claim: the claims of one call run in parallel,
+# so their stages may add up to more than the call's own seconds; test_plugin_driver checks the
+# sum for one-claim calls)
+metrics=$(curl -s "http://127.0.0.1:$metrics_port/metrics")
+$py - "$metrics" <<'PY' && ok "/metrics: stage seconds of prepare and unprepare" || bad "/metrics stages: ${metrics:0:600}"
+import re, sys
+text = sys.argv[1]
+stage = {(m[0], m[1]): float(m[2]) for m in
+         re.findall(r'^netdra_node_stage_seconds_total\{operation="(\w+)",stage="(\w+)"\} (\S+)$', text, re.M)}
+for s in ("claim_get", "devices", "cdi_spec", "checkpoint"):
+    assert stage[("prepare", s)] > 0, (s, stage)
+for s in ("devices", "checkpoint"):
+    assert stage[("unprepare", s)] > 0, (s, stage)
+assert ("unprepare", "claim_get") not in stage, stage
+PY
 [ -z "$(find "$work/state" -type f -name '*cred*')" ] && ok "unprepare removed the credentials file" || bad "credentials left behind"
 grep -q "$secret_value" "$work/plugin.log" "$work/controller.log" "$work/api.log" && bad "the secret appears in a log" ||
   ok "no credential in the logs"

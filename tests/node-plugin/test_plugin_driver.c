@@ -2,7 +2,8 @@
  * client: per-claim errors beside successes, idempotent repeats, rollback on attach failure,
  * unprepare of unknown claims, startup recovery of interrupted prepares, and serialisation of
  * concurrent calls for one claim; one checkpoint write for a claim whose attaches leave nothing
- * behind, and the start-up removal of the CDI specs such a claim can leave after a crash. The real REST client and backends are covered by it_*.sh. */
+ * behind, and the start-up removal of the CDI specs such a claim can leave after a crash; where
+ * the time of a call goes, stage by stage. The real REST client and backends are covered by it_*.sh. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -561,8 +562,41 @@ static void test_same_claim_serialised(void **state) {
   assert_int_equal(nd_driver_in_flight(fx->d), 0);
 }
 
+/* The stage sums: an attach that takes 30 ms shows in "devices", every stage a prepare runs
+ * through is counted, and the stages add up to no more than the calls' own total (which also
+ * holds the hand-back to the loop thread); an unprepare reads no claim. */
+static void test_stage_seconds(void **state) {
+  fixture *fx = *state;
+  const char *devs[] = {"dev-a"};
+  add_claim("ns1", "t", "uid-t", devs, 1);
+  attach_delay_ms = 30;
+  nd_claim_ref refs[] = {{"ns1", "uid-t", "t"}};
+  cleanup_json json_t *res = prepare(fx, refs, 1);
+  assert_null(json_object_get(json_object_get(res, "uid-t"), "error"));
+  cleanup_json json_t *un = unprepare(fx, refs, 1);
+  assert_null(json_object_get(json_object_get(un, "uid-t"), "error"));
+  nd_driver_stats st;
+  nd_driver_get_stats(fx->d, &st);
+  assert_true(st.prepare_stage_s[ND_STAGE_DEVICES] >= 0.030);
+  assert_true(st.prepare_stage_s[ND_STAGE_DEVICES] < 0.030 + 5.0);
+  double prepare_sum = 0, unprepare_sum = 0;
+  for (int s = 0; s < ND_STAGE_COUNT; s++) {
+    if (s != ND_STAGE_QUEUE) /* a queue wait can round to 0 ns on a fast clock; the rest cannot */
+      assert_true(st.prepare_stage_s[s] > 0);
+    prepare_sum += st.prepare_stage_s[s];
+    unprepare_sum += st.unprepare_stage_s[s];
+  }
+  assert_true(st.unprepare_stage_s[ND_STAGE_CHECKPOINT] > 0);
+  assert_true(st.unprepare_stage_s[ND_STAGE_CLAIM_GET] == 0);
+  assert_true(prepare_sum <= st.prepare_ms_sum / 1000.0 + 1e-6);
+  assert_true(unprepare_sum <= st.unprepare_ms_sum / 1000.0 + 1e-6);
+  assert_string_equal(nd_driver_stage_name(ND_STAGE_CLAIM_GET), "claim_get");
+  assert_string_equal(nd_driver_stage_name(ND_STAGE_CHECKPOINT), "checkpoint");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_stage_seconds, setup, teardown),
       cmocka_unit_test_setup_teardown(test_prepare_mixed_batch, setup, teardown),
       cmocka_unit_test_setup_teardown(test_attach_failure_rolls_back, setup, teardown),
       cmocka_unit_test_setup_teardown(test_detach_failure_records_what_is_left, setup, teardown),
