@@ -41,6 +41,14 @@ static void pace_wait(uint64_t start_ns, int i, uint64_t pace_ns) {
     ;
 }
 
+/* mean of nanosecond samples, in us */
+static double mean_us(const uint64_t *v, size_t n) {
+  double sum = 0;
+  for (size_t i = 0; i < n; i++)
+    sum += (double)v[i];
+  return n ? sum / (double)n / 1000.0 : 0;
+}
+
 typedef struct {
   nd_k8s_client *k8s;
   const char *path;
@@ -147,19 +155,21 @@ int main(int argc, char **argv) {
   double s_p50 = pct_us(lat, (size_t)n, 50), s_p99 = pct_us(lat, (size_t)n, 99);
 
   /* at a single-stream prepare cycle's pace */
-  char paced[256] = "";
+  char paced[384] = "";
   if (pace_ns) {
     getter pg = {.k8s = k8s, .path = argv[2], .n = n, .lat = lat, .pace_ns = pace_ns};
     get_loop(&pg);
     failures += pg.failures;
     double pg50 = pct_us(lat, (size_t)n, 50), pg99 = pct_us(lat, (size_t)n, 99);
+    double pg_mean = mean_us(lat, (size_t)n);
     if (slot_loop(sf, data, bytes, n, lat, pace_ns / 2, &err) < 0)
       return fprintf(stderr, "bench_node_limits: %s\n", nd_error_msg(err)), 1;
     snprintf(paced, sizeof(paced),
              ",\"pace_us\":%llu,\"paced_get_p50_us\":%.1f,\"paced_get_p99_us\":%.1f,"
-             "\"paced_slot_write_p50_us\":%.1f,\"paced_slot_write_p99_us\":%.1f",
-             (unsigned long long)(pace_ns / 1000u), pg50, pg99, pct_us(lat, (size_t)n, 50),
-             pct_us(lat, (size_t)n, 99));
+             "\"paced_get_mean_us\":%.1f,\"paced_slot_write_p50_us\":%.1f,"
+             "\"paced_slot_write_p99_us\":%.1f,\"paced_slot_write_mean_us\":%.1f",
+             (unsigned long long)(pace_ns / 1000u), pg50, pg99, pg_mean, pct_us(lat, (size_t)n, 50),
+             pct_us(lat, (size_t)n, 99), mean_us(lat, (size_t)n));
   }
   nd_slot_file_close(sf);
   remove(slot_path);

@@ -82,11 +82,12 @@ def cdi_dir(pdir):
     return d
 
 
-def plugin_command(B, kc, pdir, groot, workers):
-    """The node plugin's command line; its DRA socket is f"{pdir}/plugins/dra.sock"."""
+def plugin_command(B, kc, pdir, groot, workers, metrics_address=""):
+    """The node plugin's command line; its DRA socket is f"{pdir}/plugins/dra.sock"; /metrics
+    only with a metrics_address (host:port)."""
     return [f"{B}/node-plugin/netdra-node-plugin", "--node-name", NODE, "--kubeconfig", kc,
             "--plugin-dir", f"{pdir}/plugins", "--registry-dir", f"{pdir}/registry", "--cdi-dir", cdi_dir(pdir),
-            "--state-dir", f"{pdir}/state", "--dev-root", groot, "--local-gpus", "--metrics-address", "",
+            "--state-dir", f"{pdir}/state", "--dev-root", groot, "--local-gpus", "--metrics-address", metrics_address,
             "--log-level", "warn", "--workers", str(workers)]
 
 

@@ -93,6 +93,16 @@ def private_kb(pid):
     return 0
 
 
+def plugin_stage_seconds(address):
+    """The node plugin's netdra_node_stage_seconds_total series, {(operation, stage): seconds},
+    and its prepare count under "prepares"."""
+    text = urllib.request.urlopen(f"http://{address}/metrics", timeout=10).read().decode()
+    out = {(m[0], m[1]): float(m[2]) for m in re.findall(
+        r'^netdra_node_stage_seconds_total\{operation="(\w+)",stage="(\w+)"\} (\S+)$', text, re.M)}
+    out["prepares"] = float(re.search(r"^netdra_node_prepares_total (\S+)$", text, re.M).group(1))
+    return out
+
+
 def row(name, figure, limit, ratio, budget, ok):
     rows.append((name, figure, limit, ratio, budget, "meets" if ok else "MISSES"))
 
@@ -261,7 +271,9 @@ try:
         prepare_env.load_objects(S, kc3, work, threads)
         pdir = os.path.join(work, "plugin")
         os.makedirs(pdir)
-        plug = start(a.plugin_prefix.split() + prepare_env.plugin_command(B, kc3, pdir, groot, threads),
+        plugin_metrics = f"127.0.0.1:{free_port()}"
+        plug = start(a.plugin_prefix.split() + prepare_env.plugin_command(B, kc3, pdir, groot, threads,
+                                                                          plugin_metrics),
                      "node-plugin.log")
         wait_file(f"{pdir}/plugins/dra.sock")
         # the fake root has 2 GPUs: claims 0 and 1 get camera + GPU, the rest a camera
@@ -291,8 +303,10 @@ try:
         time.sleep(2)  # the plugin trims its heap 1 s after the last call
         warm_plugin, warm_plugin_anon = rss_kb(plug.pid), private_kb(plug.pid)
         cycles = 300 if quick else 2000
+        stages0 = plugin_stage_seconds(plugin_metrics)
         one = run_json([f"{B}/bench/bench_prepare", f"{pdir}/plugins/dra.sock", "default", "bench-0", uids[0],
                         str(cycles), "1"])
+        stages1 = plugin_stage_seconds(plugin_metrics)
         # 8 streams x cycles/2: with the single stream, 10,000 cycles in the full run
         many = subprocess.run([f"{B}/bench/bench_prepare", f"{pdir}/plugins/dra.sock", "default", "bench",
                                uids[0], str(cycles // 2), str(threads)], capture_output=True, text=True,
@@ -329,6 +343,18 @@ try:
             f"{pp2['p50_us']:.1f} us ({one['request_bytes']} B)",
             f"{one['prepare_p50_us'] / 1000 / paced50:.2f}x p50, {r / paced99:.2f}x p99 (paced)",
             "p99 <= 2 ms", r <= 2)
+        # where the single stream's prepares went, from the plugin's own /metrics (mean per claim)
+        n_prep = stages1["prepares"] - stages0["prepares"]
+        st = {k: (stages1[k] - stages0[k]) / max(n_prep, 1) * 1e6 for k in stages1 if k != "prepares"}
+        named = ("queue", "claim_get", "devices", "cdi_spec", "checkpoint")
+        rest = one["prepare_p50_us"] - sum(st[("prepare", k)] for k in named)
+        row("NodePrepareResources, where the time goes (single stream, the plugin's /metrics, mean per claim)",
+            ", ".join(f"{k.replace('_', ' ')} {st[('prepare', k)]:.0f} us" for k in named) +
+            f"; gRPC, hand-back and client: {rest:.0f} us of the p50",
+            f"at the prepares' pace, mean: raw GET {lim['paced_get_mean_us']:.0f} us, slot write "
+            f"{lim['paced_slot_write_mean_us']:.0f} us",
+            f"claim GET {st[('prepare', 'claim_get')] / lim['paced_get_mean_us']:.2f}x, checkpoint "
+            f"{st[('prepare', 'checkpoint')] / lim['paced_slot_write_mean_us']:.2f}x", "reported", True)
         row("NodeUnprepareResources (C client)",
             f"p50 {one['unprepare_p50_us'] / 1000:.2f} ms, p99 {one['unprepare_p99_us'] / 1000:.2f} ms",
             f"1 x in-place slot write {lim['slot_write_p50_us'] / 1000:.2f}/{lim['slot_write_p99_us'] / 1000:.2f} ms "
