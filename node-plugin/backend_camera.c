@@ -210,7 +210,10 @@ static int camera_attach(const nd_attach_request *req, nd_attach_result *res, nd
 static int camera_detach(const nd_attach_request *req, const json_t *state, nd_error_t *err) {
   const char *file = json_string_value(json_object_get(state, "credentialsFile"));
   cleanup_free char *fallback = NULL;
-  if (file == NULL && req->claim_dir) /* attach may have stopped before recording its state */
+  /* no state: the attach may have stopped between writing the file and recording it; a
+   * recorded state without credentialsFile is a camera without credentials (nothing to remove,
+   * and no unlink of a file that was never written on every unprepare) */
+  if (file == NULL && !json_is_object(state) && req->claim_dir)
     file = fallback = nd_backend_claim_file(req, "camera-credentials");
   if (file && nd_backend_remove_file(file, err) < 0)
     return -1;

@@ -187,6 +187,14 @@ static void test_attach_with_secret(void **st) {
   /* detach again (or without state) succeeds */
   assert_int_equal(be->detach(&req, res.state, &err), 0);
   assert_int_equal(be->detach(&req, NULL, &err), 0);
+  /* an attach that wrote the file but did not get to record its state: detach without state
+   * still finds and removes the file */
+  nd_attach_result res3 = {0};
+  assert_int_equal(be->attach(&req, &res3, &err), 0);
+  assert_int_equal(access(file, F_OK), 0);
+  assert_int_equal(be->detach(&req, NULL, &err), 0);
+  assert_int_equal(access(file, F_OK), -1);
+  nd_attach_result_clear(&res3);
   nd_attach_result_clear(&res);
   nd_attach_result_clear(&res); /* clearing twice is safe */
 }
@@ -206,6 +214,11 @@ static void test_config_and_no_secret(void **st) {
   assert_int_equal(secret_gets, 0);
   /* env only: nothing to undo after a crash, and no claim directory made */
   assert_true(nd_backend_camera.attach_leaves_nothing(&req));
+  assert_int_equal(access(f->claim_dir, F_OK), -1);
+  /* its recorded state says so: detach has nothing to remove */
+  assert_non_null(res.state);
+  assert_null(json_object_get(res.state, "credentialsFile"));
+  assert_int_equal(nd_backend_camera.detach(&req, res.state, &err), 0);
   assert_int_equal(access(f->claim_dir, F_OK), -1);
   nd_attach_result_clear(&res);
   json_decref(cfg);

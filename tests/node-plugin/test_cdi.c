@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <errno.h>
 #include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -172,6 +173,22 @@ static void test_write_and_remove(void **state) {
   assert_int_equal(nd_cdi_remove_claim_spec(dir, "netdra.dev", "u1", &err), 0);
   assert_int_equal(access(path, F_OK), -1);
   assert_int_equal(nd_cdi_remove_claim_spec(dir, "netdra.dev", "u1", &err), 0);
+  /* the directory removed under the plugin: the next write makes it again */
+  assert_int_equal(nd_remove_tree(dir, &err), 0);
+  assert_int_equal(nd_cdi_write_claim_spec(dir, "netdra.dev", "u2", devs, 1, &err), 0);
+  cleanup_free char *path2 = nd_cdi_spec_path(dir, "netdra.dev", "u2");
+  assert_int_equal(access(path2, F_OK), 0);
+  assert_int_equal(count_entries(dir), 1);
+  /* a CDI "directory" that is a file: a clear error, nothing written */
+  cleanup_free char *file_dir = NULL;
+  assert_true(asprintf(&file_dir, "%s/not-a-dir", tmpl) > 0);
+  FILE *f = fopen(file_dir, "w");
+  assert_non_null(f);
+  fclose(f);
+  assert_int_equal(nd_cdi_write_claim_spec(file_dir, "netdra.dev", "u3", devs, 1, &err), -1);
+  assert_int_equal(err->status, ENOTDIR);
+  assert_non_null(strstr(nd_error_msg(err), "not-a-dir"));
+  nd_error_release(&err);
   assert_int_equal(nd_remove_tree(tmpl, &err), 0);
   assert_int_equal(access(tmpl, F_OK), -1);
 }
