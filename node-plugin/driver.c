@@ -4,6 +4,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -52,7 +53,9 @@ struct nd_driver {
   nd_slice_cache *slices;
   nd_checkpoint *cp;
   pthread_mutex_t mu; /* the queue: head, tail, stopping */
-  pthread_cond_t cv;
+  /* one post per queued job (and one per worker at stop): a hand-off is one futex wake and
+   * one wait, where a condition variable took a third (glibc's wake confirmation) */
+  sem_t queued;
   job *head, *tail;
   bool stopping;
   pthread_t *threads;
@@ -619,13 +622,16 @@ static void run_job(nd_driver *d, job *j) {
 static void *worker_main(void *arg) {
   nd_driver *d = arg;
   for (;;) {
+    while (sem_wait(&d->queued) < 0) /* EINTR: the workers block every signal, but still */
+      ;
     pthread_mutex_lock(&d->mu);
-    while (d->head == NULL && !d->stopping)
-      pthread_cond_wait(&d->cv, &d->mu);
     job *j = d->head;
-    if (j == NULL) { /* stopping and nothing queued */
+    if (j == NULL) { /* a post of nd_driver_free: stopping, and nothing left queued */
+      bool stopping = d->stopping;
       pthread_mutex_unlock(&d->mu);
-      return NULL;
+      if (stopping)
+        return NULL;
+      continue; /* cannot happen: a job's post follows its push */
     }
     d->head = j->next;
     if (d->head == NULL)
@@ -687,11 +693,11 @@ static int submit(nd_driver *d, job_kind kind, const nd_claim_ref *claims, size_
     d->tail = j;
   }
   pthread_mutex_unlock(&d->mu);
-  /* one waiter per job: a broadcast woke every worker for each claim (8 context switches and
-   * a mutex convoy per prepare on the bench's 8 workers); signalled after the unlock, or the
+  /* one worker per job (a broadcast woke every worker for each claim: 8 context switches and
+   * a mutex convoy per prepare on the bench's 8 workers); posted after the unlock, or the
    * woken worker runs only to sleep again on the mutex this thread still holds */
   for (size_t i = 0; i < n; i++)
-    pthread_cond_signal(&d->cv);
+    sem_post(&d->queued);
   return 0;
 }
 
@@ -790,7 +796,7 @@ nd_driver *nd_driver_new(const nd_driver_options *o, nd_error_t *err) {
   d->slices = o->slices;
   d->cp = o->checkpoint;
   pthread_mutex_init(&d->mu, NULL);
-  pthread_cond_init(&d->cv, NULL);
+  sem_init(&d->queued, 0, 0);
   pthread_mutex_init(&d->locks_mu, NULL);
   if (d->loop && (d->trim = nd_memtrim_new(d->loop, TRIM_DELAY_MS, err)) == NULL) {
     nd_driver_free(d);
@@ -815,14 +821,15 @@ void nd_driver_free(nd_driver *d) {
     return;
   pthread_mutex_lock(&d->mu);
   d->stopping = true;
-  pthread_cond_broadcast(&d->cv);
   pthread_mutex_unlock(&d->mu);
+  for (int i = 0; i < d->n_threads; i++) /* each worker runs what is queued, then sees no job */
+    sem_post(&d->queued);
   for (int i = 0; i < d->n_threads; i++)
     pthread_join(d->threads[i], NULL);
   free(d->threads);
   nd_memtrim_free(d->trim);
   pthread_mutex_destroy(&d->mu);
-  pthread_cond_destroy(&d->cv);
+  sem_destroy(&d->queued);
   pthread_mutex_destroy(&d->locks_mu);
   free(d->driver_name);
   free(d->node_name);
