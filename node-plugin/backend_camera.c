@@ -199,7 +199,8 @@ static int camera_attach(const nd_attach_request *req, nd_attach_result *res, nd
     prefixed_env(edits, prefix, "CREDENTIALS", cpath);
     json_object_set_new(state, "credentialsFile", json_string(file));
   }
-  ND_LOG_INFO("backend-camera", "attached", ND_KV_S("claim", req->claim_uid),
+  /* debug: the driver logs every attach at info (claim, pool, device, type) */
+  ND_LOG_DEBUG("backend-camera", "attached", ND_KV_S("claim", req->claim_uid),
               ND_KV_S("device", req->device), ND_KV_S("camera", id),
               ND_KV_S("secretRef", ref ? ref : ""));
   res->edits = nd_steal(edits);
@@ -217,7 +218,7 @@ static int camera_detach(const nd_attach_request *req, const json_t *state, nd_e
     file = fallback = nd_backend_claim_file(req, "camera-credentials");
   if (file && nd_backend_remove_file(file, err) < 0)
     return -1;
-  ND_LOG_INFO("backend-camera", "detached", ND_KV_S("claim", req->claim_uid),
+  ND_LOG_DEBUG("backend-camera", "detached", ND_KV_S("claim", req->claim_uid),
               ND_KV_S("device", req->device));
   return 0;
 }

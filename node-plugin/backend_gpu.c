@@ -213,7 +213,8 @@ static int gpu_attach(const nd_attach_request *req, nd_attach_result *res, nd_er
       nd_edits_add_env(res->edits, "NETDRA_GPU_VENDOR", nd_gpu_vendor_name(g->vendor));
       nd_edits_add_env(res->edits, "NETDRA_GPU_PCI_BUS_ID", g->pci_address);
     }
-    ND_LOG_INFO("backend-gpu", "attached", ND_KV_S("claim", req->claim_uid),
+    /* debug: the driver logs every attach at info (claim, pool, device, type) */
+    ND_LOG_DEBUG("backend-gpu", "attached", ND_KV_S("claim", req->claim_uid),
                 ND_KV_S("device", req->device), ND_KV_S("pciBusID", bus_id),
                 ND_KV_S("vendorCdiId", res->vendor_cdi_id ? res->vendor_cdi_id : ""));
   }
