@@ -483,9 +483,11 @@ static int prepare_locked(nd_driver *d, const json_t *claim, const char *ns, con
       json_object_set_new(dev, "cdiName", json_string(cdi_name));
       free(cdi_name);
     }
-    nd_attach_result_clear(&res);
+    const char *vendor_id = json_string_value(json_object_get(dev, "vendorCdiId"));
     ND_LOG_INFO("driver", "attached", ND_KV_S("claim", uid), ND_KV_S("pool", req.pool),
-                ND_KV_S("device", req.device), ND_KV_S("type", type));
+                ND_KV_S("device", req.device), ND_KV_S("type", type),
+                ND_KV_S("vendorCdiId", vendor_id ? vendor_id : ""));
+    nd_attach_result_clear(&res);
   }
   stage_mark(clk, ND_STAGE_DEVICES);
   if (write_spec(d, uid, entry, err) < 0)
