@@ -65,6 +65,8 @@ extern const nd_backend nd_backend_camera;
 extern const nd_backend nd_backend_cxl_memory;
 extern const nd_backend nd_backend_accelerator;
 extern const nd_backend nd_backend_gpu;
+/* Vendor CDI spec files the gpu backend has parsed (each version of a file once); for tests. */
+unsigned long nd_backend_gpu_spec_parses(void);
 
 /* Network timeouts of the cxl-memory and accelerator backends (connect + whole request),
  * in milliseconds; default 10000. NETDRA_BACKEND_TIMEOUT_MS in the environment overrides it

@@ -10,6 +10,7 @@
  * nvidia.com/gpu=0) is returned instead of edits: the vendor's spec knows the driver
  * libraries and hooks. Among several matches the one with the fewest device nodes wins (a
  * single GPU rather than "all"); /var/run/cdi is searched after /etc/cdi and wins a tie.
+ * Per-claim specs ("<vendor>-claim_<uid>.json": ours, other DRA drivers') are not read.
  * Otherwise the edits carry the GPU's device nodes (hostPath under dev_root) and env
  * NETDRA_GPU_VENDOR, NETDRA_GPU_PCI_BUS_ID. Opaque GpuConfig: preferVendorCdi (default true).
  * Nothing is held, so detach has nothing to release. */
@@ -23,6 +24,7 @@
 
 #include "backend.h"
 #include "backend_edits.h"
+#include "cdi.h"
 #include "cleanup.h"
 #include "file_memo.h"
 #include "gpu_enumerate.h"
@@ -110,7 +112,14 @@ static void release_spec(void *spec) { json_decref(spec); }
 
 static nd_file_memo spec_memo = ND_FILE_MEMO_INIT(release_spec); /* path -> json_t */
 
+static unsigned long spec_parses; /* atomic adds: for tests */
+
+unsigned long nd_backend_gpu_spec_parses(void) {
+  return __atomic_load_n(&spec_parses, __ATOMIC_RELAXED);
+}
+
 static json_t *parse_spec_file(const char *path, nd_error_t *err) {
+  __atomic_add_fetch(&spec_parses, 1, __ATOMIC_RELAXED);
   if (has_suffix(path, ".json")) {
     json_error_t jerr;
     json_t *spec = json_load_file(path, 0, &jerr);
@@ -141,7 +150,10 @@ static json_t *load_spec(const char *path, nd_error_t *err) {
 }
 
 /* Scan one CDI directory; unreadable or malformed specs are skipped with a warning (the
- * runtime would reject them too). */
+ * runtime would reject them too). The per-claim specs of DRA drivers, ours among them
+ * (/var/run/cdi is our CDI directory on a node), are not looked at: they are never a vendor's
+ * node-wide spec, there is one per prepared claim, and each new one would be parsed (and
+ * remembered) at the next GPU attach. The first 256 other specs are read. */
 static void scan_cdi_dir(const char *dev_root, const char *abs_dir, const nd_gpu_list *gpus,
                          const nd_gpu *g, vendor_match *best) {
   cleanup_free char *dir = nd_backend_host_path(dev_root, abs_dir);
@@ -152,7 +164,8 @@ static void scan_cdi_dir(const char *dev_root, const char *abs_dir, const nd_gpu
   size_t n = 0;
   struct dirent *e;
   while ((e = readdir(d)) != NULL && n < ND_ARRAY_LEN(names))
-    if (has_suffix(e->d_name, ".json") || has_suffix(e->d_name, ".yaml"))
+    if ((has_suffix(e->d_name, ".json") || has_suffix(e->d_name, ".yaml")) &&
+        !nd_cdi_is_claim_spec_name(e->d_name))
       names[n++] = strdup(e->d_name);
   closedir(d);
   qsort(names, n, sizeof(names[0]), cmp_names);

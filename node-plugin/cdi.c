@@ -64,6 +64,16 @@ char *nd_cdi_qualified_id(const char *vendor, const char *name) {
   return id;
 }
 
+bool nd_cdi_is_claim_spec_name(const char *file_name) {
+  static const char marker[] = "-" ND_CDI_CLASS "_", suffix[] = ".json";
+  const char *m = strstr(file_name, marker);
+  if (m == NULL || m == file_name)
+    return false;
+  size_t rest = strlen(m + sizeof(marker) - 1);
+  return rest > sizeof(suffix) - 1 &&
+         strcmp(m + sizeof(marker) - 1 + rest - (sizeof(suffix) - 1), suffix) == 0;
+}
+
 char *nd_cdi_spec_path(const char *cdi_dir, const char *vendor, const char *claim_uid) {
   char *path = NULL;
   if (asprintf(&path, "%s/%s-%s_%s.json", cdi_dir, vendor, ND_CDI_CLASS, claim_uid) < 0)

@@ -32,6 +32,11 @@ char *nd_cdi_device_name(const char *claim_uid, const char *request, const char 
 char *nd_cdi_qualified_id(const char *vendor, const char *name);
 /* Path of the spec file of a claim (heap). */
 char *nd_cdi_spec_path(const char *cdi_dir, const char *vendor, const char *claim_uid);
+/* Is file_name (no directory) a per-claim spec, ours or another DRA driver's: the
+ * "<vendor>-claim_<uid>.json" that nd_cdi_spec_path (and the reference DRA drivers) name
+ * them? Such a spec is written at a prepare and removed at the unprepare; it is never a
+ * vendor's node-wide spec. */
+bool nd_cdi_is_claim_spec_name(const char *file_name);
 
 /* Check a containerEdits object against the CDI rules (strict: unknown keys are errors) and
  * raise *min_version (a static string such as "0.3.0") to what the edits need.

@@ -275,6 +275,40 @@ static void test_vendor_spec_changes(void **st) {
   assert_int_equal(nd_remove_tree(dir, &err), 0);
 }
 
+/* A node's /var/run/cdi holds a spec per prepared claim (ours, and other DRA drivers'): a GPU
+ * attach reads none of them, however many (here 600, malformed), and still finds the vendor's
+ * spec among them; a second attach parses nothing. */
+static void test_claim_specs_not_read(void **st) {
+  char dir[] = "/tmp/nd-gpu-claims-XXXXXX";
+  writable_fake_root("nvidia", dir);
+  char from[256], run_dir[256], to[300];
+  snprintf(from, sizeof(from), "%s/etc/cdi/nvidia.yaml", dir);
+  snprintf(run_dir, sizeof(run_dir), "%s/var/run/cdi", dir);
+  snprintf(to, sizeof(to), "%s/nvidia.yaml", run_dir);
+  cleanup_error nd_error_t err = NULL;
+  assert_int_equal(nd_mkdir_p(run_dir, 0755, &err), 0);
+  assert_int_equal(rename(from, to), 0);
+  for (int i = 0; i < 600; i++) {
+    char claim_spec[400];
+    snprintf(claim_spec, sizeof(claim_spec), "%s/%s-claim_uid-%04d.json", run_dir,
+             i % 2 ? "netdra.dev" : "k8s.gpu.nvidia.com", i);
+    assert_int_equal(nd_write_file_atomic(claim_spec, "not json", 8, 0644, &err), 0);
+  }
+  cleanup_json json_t *sdev = slice_device("nvidia", "gpu-0");
+  nd_attach_request req = {.claim_uid = "uid-g", .request = "gpu", .pool = "node-a",
+                           .device = "gpu-0", .slice_device = sdev, .node_name = "node-a",
+                           .dev_root = dir};
+  unsigned long parses = nd_backend_gpu_spec_parses();
+  for (int round = 0; round < 2; round++) {
+    nd_attach_result res = {0};
+    assert_int_equal(nd_backend_gpu.attach(&req, &res, &err), 0);
+    assert_string_equal(res.vendor_cdi_id, "nvidia.com/gpu=0");
+    nd_attach_result_clear(&res);
+    assert_int_equal(nd_backend_gpu_spec_parses() - parses, 1); /* the vendor's, once */
+  }
+  assert_int_equal(nd_remove_tree(dir, &err), 0);
+}
+
 static void test_own_device_nodes(void **st) {
   nd_attach_result res = {0};
   cleanup_error nd_error_t err = NULL;
@@ -694,6 +728,7 @@ int main(void) {
       cmocka_unit_test(test_own_device_nodes),  cmocka_unit_test(test_absent_gpu),
       cmocka_unit_test(test_enumerate_again),   cmocka_unit_test(test_vendor_spec_changes),
       cmocka_unit_test(test_attach_remembers_nodes),
+      cmocka_unit_test(test_claim_specs_not_read),
       cmocka_unit_test(test_attach_sees_changed_gpu),
       cmocka_unit_test(test_attach_sees_gpus_come_and_go),
       cmocka_unit_test(test_attach_sees_new_drm_minor),

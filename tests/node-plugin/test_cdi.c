@@ -29,6 +29,15 @@ static void test_names(void **state) {
   assert_string_equal(id, "netdra.dev/claim=cam-cam-0-0f3c2a4e-1111-4b2c-9d3e-123456789abc");
   cleanup_free char *p = nd_cdi_spec_path("/var/run/cdi", "netdra.dev", "u/1");
   assert_string_equal(p, "/var/run/cdi/netdra.dev-claim_u_1.json");
+  /* per-claim spec names, ours and other DRA drivers', against vendors' node-wide specs */
+  assert_true(nd_cdi_is_claim_spec_name(strrchr(p, '/') + 1));
+  assert_true(nd_cdi_is_claim_spec_name("k8s.gpu.nvidia.com-claim_0f3c2a4e.json"));
+  assert_false(nd_cdi_is_claim_spec_name("nvidia.yaml"));
+  assert_false(nd_cdi_is_claim_spec_name("nvidia.com-gpu.json"));
+  assert_false(nd_cdi_is_claim_spec_name("-claim_u1.json"));       /* no vendor */
+  assert_false(nd_cdi_is_claim_spec_name("netdra.dev-claim_.json")); /* no claim */
+  assert_false(nd_cdi_is_claim_spec_name("netdra.dev-claim_u1.yaml"));
+  assert_false(nd_cdi_is_claim_spec_name("netdra.dev-claim_u1.json.tmp-x"));
   /* two claims never share a device name */
   cleanup_free char *a = nd_cdi_device_name("uid-a", "r", "d");
   cleanup_free char *b = nd_cdi_device_name("uid-b", "r", "d");
