@@ -430,8 +430,10 @@ static void record_latency(nd_k8s_client *c, uint64_t start_ms, bool failed) {
   pthread_mutex_unlock(&c->lock);
 }
 
-/* Turn a finished transfer into a result. Returns 0, or -1 with err on a transport failure. */
-static int finish(request *r, CURLcode cc, nd_k8s_result *res, nd_error_t *err) {
+/* Turn a finished transfer into a result. Returns 0, or -1 with err on a transport failure.
+ * decode (NULL: json_loadb) reads a 2xx body. */
+static int finish_decoded(request *r, CURLcode cc, nd_k8s_decode_fn decode, void *decode_data,
+                          nd_k8s_result *res, nd_error_t *err) {
   memset(res, 0, sizeof(*res));
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res->http_status);
   res->retry_after_s = r->retry_after_s;
@@ -444,7 +446,13 @@ static int finish(request *r, CURLcode cc, nd_k8s_result *res, nd_error_t *err) 
     res->message = strdup(curl_easy_strerror(cc));
     return nd_error_make(err, EIO, "%s: %s", url ? url : "request", curl_easy_strerror(cc));
   }
-  if (r->buf && r->len) {
+  if (r->buf && r->len && decode && res->http_status >= 200 && res->http_status < 300) {
+    cleanup_error nd_error_t derr = NULL;
+    res->body = decode(r->buf, r->len, decode_data, &derr);
+    if (res->body == NULL && asprintf(&res->message, "reading the body: %s",
+                                      derr ? nd_error_msg(derr) : "no value") < 0)
+      res->message = NULL;
+  } else if (r->buf && r->len) {
     json_error_t jerr;
     res->body = json_loadb(r->buf, r->len, 0, &jerr);
   }
@@ -461,8 +469,18 @@ static int finish(request *r, CURLcode cc, nd_k8s_result *res, nd_error_t *err) 
   return 0;
 }
 
+static int finish(request *r, CURLcode cc, nd_k8s_result *res, nd_error_t *err) {
+  return finish_decoded(r, cc, NULL, NULL, res, err);
+}
+
 int nd_k8s_request(nd_k8s_client *c, const char *method, const char *path, const json_t *body,
                    const char *content_type, nd_k8s_result *res, nd_error_t *err) {
+  return nd_k8s_request_decoded(c, method, path, body, content_type, NULL, NULL, res, err);
+}
+
+int nd_k8s_request_decoded(nd_k8s_client *c, const char *method, const char *path,
+                           const json_t *body, const char *content_type, nd_k8s_decode_fn decode,
+                           void *decode_data, nd_k8s_result *res, nd_error_t *err) {
   memset(res, 0, sizeof(*res));
   for (;;) {
     pthread_mutex_lock(&c->lock);
@@ -482,7 +500,7 @@ int nd_k8s_request(nd_k8s_client *c, const char *method, const char *path, const
   curl_easy_setopt(r->easy, CURLOPT_SHARE, c->share);
   r->start_ms = nd_now_ms();
   CURLcode cc = curl_easy_perform(r->easy);
-  int rc = finish(r, cc, res, err);
+  int rc = finish_decoded(r, cc, decode, decode_data, res, err);
   request_free(r);
   if (rc < 0)
     nd_error_wrap(err, "%s %s", method, path);

@@ -56,6 +56,16 @@ const char *nd_k8s_client_server(const nd_k8s_client *c); /* base URL */
 int nd_k8s_request(nd_k8s_client *c, const char *method, const char *path, const json_t *body,
                    const char *content_type, nd_k8s_result *r, nd_error_t *err);
 
+/* The same, with a successful (2xx) body read by decode instead of jansson's json_loadb: a
+ * caller that reads a few members of a large object (nd_json_extract: a ResourceClaim's
+ * allocation without its managedFields). decode returns a new reference, or NULL with err,
+ * whose message then becomes r->message (r->body NULL). Error bodies (Status objects) are
+ * read in full as always. */
+typedef json_t *(*nd_k8s_decode_fn)(const char *text, size_t len, void *data, nd_error_t *err);
+int nd_k8s_request_decoded(nd_k8s_client *c, const char *method, const char *path,
+                           const json_t *body, const char *content_type, nd_k8s_decode_fn decode,
+                           void *decode_data, nd_k8s_result *r, nd_error_t *err);
+
 /* Asynchronous request on the loop; done runs on the loop thread exactly once. */
 typedef void (*nd_k8s_done_cb)(nd_k8s_client *c, nd_k8s_result *r, void *data);
 int nd_k8s_request_async(nd_k8s_client *c, const char *method, const char *path,

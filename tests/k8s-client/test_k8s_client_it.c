@@ -1,13 +1,14 @@
 /* test_k8s_client_it.c: the REST client against the stand-in API server (started by
  * it_k8s_client.sh with TLS and a token; its kubeconfig path is $NETDRA_TEST_KUBECONFIG and its
  * base URL $NETDRA_TEST_APISERVER). Sync and async requests, Status errors, pagination, 429
- * Retry-After, watch with bookmarks, relist after 410, reconnect after a dropped stream,
+ * Retry-After, a caller's own decoder of 2xx bodies, watch with bookmarks, relist after 410, reconnect after a dropped stream,
  * in-cluster configuration with token rotation, discovery, rate limiting. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include <unistd.h>
 
 #include "cleanup.h"
+#include "json_extract.h"
 #include "k8s_client.h"
 
 #define SLICES "/apis/resource.k8s.io/v1/resourceslices"
@@ -117,6 +119,54 @@ static void test_sync_crud_and_status_errors(void **state) {
   assert_int_equal(nd_k8s_request(c, "POST", SLICES, bad, NULL, &r, &err), 0);
   assert_int_equal(r.http_status, 422);
   assert_non_null(strstr(r.message, "metadata.name"));
+  nd_k8s_result_clear(&r);
+  nd_k8s_client_free(c);
+}
+
+static json_t *decode_name(const char *text, size_t len, void *data, nd_error_t *err) {
+  (*(int *)data)++;
+  static const char *const name[] = {"metadata", "name", NULL};
+  return nd_json_extract(text, len, (const char *const *const[]){name, NULL}, err);
+}
+
+static json_t *decode_refuse(const char *text, size_t len, void *data, nd_error_t *err) {
+  (*(int *)data)++;
+  nd_error_make(err, EINVAL, "refused on purpose");
+  return NULL;
+}
+
+/* A decoded GET: the caller's decoder reads a 2xx body (here only metadata.name), a Status
+ * body is read in full as ever, and a decoder's refusal becomes the result's message. */
+static void test_decoded_request(void **state) {
+  nd_k8s_client *c = client(NULL);
+  cleanup_error nd_error_t err = NULL;
+  nd_k8s_result r;
+  cleanup_json json_t *s = slice("decoded", "decoded.dev");
+  assert_int_equal(nd_k8s_request(c, "POST", SLICES, s, NULL, &r, &err), 0);
+  assert_int_equal(r.http_status, 201);
+  nd_k8s_result_clear(&r);
+  int calls = 0;
+  assert_int_equal(nd_k8s_request_decoded(c, "GET", SLICES "/decoded", NULL, NULL, decode_name,
+                                          &calls, &r, &err), 0);
+  assert_int_equal(r.http_status, 200);
+  assert_int_equal(calls, 1);
+  cleanup_free char *text = json_dumps(r.body, JSON_COMPACT);
+  assert_string_equal(text, "{\"metadata\":{\"name\":\"decoded\"}}");
+  nd_k8s_result_clear(&r);
+  assert_int_equal(nd_k8s_request_decoded(c, "GET", SLICES "/decoded", NULL, NULL, decode_refuse,
+                                          &calls, &r, &err), 0);
+  assert_int_equal(r.http_status, 200);
+  assert_int_equal(calls, 2);
+  assert_null(r.body);
+  assert_string_equal(r.message, "reading the body: refused on purpose");
+  nd_k8s_result_clear(&r);
+  assert_int_equal(nd_k8s_request_decoded(c, "GET", SLICES "/no-such", NULL, NULL, decode_refuse,
+                                          &calls, &r, &err), 0);
+  assert_int_equal(r.http_status, 404);
+  assert_int_equal(calls, 2); /* a Status body is not the caller's to read */
+  assert_string_equal(r.reason, "NotFound");
+  nd_k8s_result_clear(&r);
+  assert_int_equal(nd_k8s_request(c, "DELETE", SLICES "/decoded", NULL, NULL, &r, &err), 0);
   nd_k8s_result_clear(&r);
   nd_k8s_client_free(c);
 }
@@ -438,6 +488,7 @@ int main(void) {
   }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_sync_crud_and_status_errors),
+      cmocka_unit_test(test_decoded_request),
       cmocka_unit_test(test_pagination),
       cmocka_unit_test(test_retry_after_and_transport_error),
       cmocka_unit_test(test_async_requests),
