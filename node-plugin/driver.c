@@ -16,6 +16,7 @@
 #include "cdi.h"
 #include "claim_config.h"
 #include "cleanup.h"
+#include "json_extract.h"
 #include "log.h"
 #include "memtrim.h"
 
@@ -273,6 +274,14 @@ static void fill_outcome(nd_driver *d, const json_t *entry, nd_claim_outcome *ou
   }
 }
 
+/* What a prepare reads of a ResourceClaim: its UID and its allocation. The rest (managedFields,
+ * spec, reservedFor, ownerReferences: most of the text) is checked but not built. */
+static json_t *decode_claim(const char *text, size_t len, void *data, nd_error_t *err) {
+  static const char *const uid[] = {"metadata", "uid", NULL};
+  static const char *const allocation[] = {"status", "allocation", NULL};
+  return nd_json_extract(text, len, (const char *const *const[]){uid, allocation, NULL}, err);
+}
+
 static json_t *get_claim(nd_driver *d, const char *ns, const char *name, const char *uid,
                          nd_error_t *err) {
   cleanup_free char *path = NULL;
@@ -281,7 +290,7 @@ static json_t *get_claim(nd_driver *d, const char *ns, const char *name, const c
   if (asprintf(&path, "/apis/resource.k8s.io/v1/namespaces/%s/resourceclaims/%s", ens, ename) < 0)
     return NULL;
   nd_k8s_result r = {0};
-  if (nd_k8s_request(d->k8s, "GET", path, NULL, NULL, &r, err) < 0) {
+  if (nd_k8s_request_decoded(d->k8s, "GET", path, NULL, NULL, decode_claim, NULL, &r, err) < 0) {
     nd_error_wrap(err, "getting ResourceClaim %s/%s", ns, name);
     return NULL;
   }

@@ -41,6 +41,18 @@ int nd_k8s_request(nd_k8s_client *c, const char *method, const char *path, const
   r->body = json_deep_copy(obj);
   return 0;
 }
+/* the claim's text as the API server would send it, through the caller's decoder */
+int nd_k8s_request_decoded(nd_k8s_client *c, const char *method, const char *path,
+                           const json_t *body, const char *content_type, nd_k8s_decode_fn decode,
+                           void *decode_data, nd_k8s_result *r, nd_error_t *err) {
+  if (nd_k8s_request(c, method, path, body, content_type, r, err) < 0 || r->http_status != 200)
+    return 0;
+  cleanup_free char *text = json_dumps(r->body, JSON_INDENT(2));
+  json_decref(r->body);
+  r->body = decode(text, strlen(text), decode_data, err);
+  assert_non_null(r->body);
+  return 0;
+}
 int nd_k8s_list_all(nd_k8s_client *c, const char *path, const char *query, int limit,
                     json_t **list, char **resource_version, nd_error_t *err) {
   *list = json_pack("{s:O}", "items", fake_slices);
