@@ -1,6 +1,7 @@
 """prepare_env.py: the node plugin's bench environment, shared by run_all.py (prepare latency,
 throughput, RSS) and instructions.py (instructions per prepare): the objects the stand-in API
-server holds (a node, a slice of cameras, one claim per stream), a copy of the fake NVIDIA root
+server holds (a node, a slice of cameras, one claim per stream, with the metadata a cluster
+gives a claim made from a pod's template: claim_metadata), a copy of the fake NVIDIA root
 for the local GPUs, the plugin's command line, and allocation by the stand-in allocator (a
 claim that finds no GPU left becomes a camera-only claim)."""
 import atexit
@@ -33,12 +34,41 @@ def camera_slice(name, cameras):
                          for dev, url in cameras]}}
 
 
+def claim_metadata(i):
+    """The metadata of claim bench-i as a cluster gives it to a node plugin: made from a pod's
+    ResourceClaimTemplate by kube-controller-manager (generateName, the pod-claim-name
+    annotation, the pod as controlling owner) and allocated by kube-scheduler, each with its
+    managedFields entry (the API server returns them on every GET; the plugin parses them
+    with the rest). The scheduler's entry is there from the start: what a prepare reads is the
+    same."""
+    pod, pod_uid = f"bench-pod-{i}", f"7c6b1d2e-0000-4000-8000-{i:012d}"
+    owner_key = 'k:{"uid":"%s"}' % pod_uid
+    return {
+        "name": f"bench-{i}", "namespace": "default", "generateName": f"{pod}-devices-",
+        "annotations": {"resource.kubernetes.io/pod-claim-name": "devices"},
+        "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": pod, "uid": pod_uid,
+                             "controller": True, "blockOwnerDeletion": True}],
+        "managedFields": [
+            {"manager": "kube-controller-manager", "operation": "Update", "apiVersion": "resource.k8s.io/v1",
+             "time": "2026-12-02T10:00:00Z", "fieldsType": "FieldsV1", "fieldsV1": {
+                 "f:metadata": {"f:annotations": {".": {}, "f:resource.kubernetes.io/pod-claim-name": {}},
+                                "f:generateName": {}, "f:ownerReferences": {".": {}, owner_key: {}}},
+                 "f:spec": {"f:devices": {"f:requests": {}}}}},
+            {"manager": "kube-scheduler", "operation": "Update", "apiVersion": "resource.k8s.io/v1",
+             "time": "2026-12-02T10:00:01Z", "fieldsType": "FieldsV1", "subresource": "status", "fieldsV1": {
+                 "f:status": {"f:allocation": {".": {}, "f:devices": {".": {}, "f:results": {}},
+                                               "f:nodeSelector": {}},
+                              "f:reservedFor": {".": {}, owner_key: {".": {}, "f:name": {}, "f:resource": {},
+                                                                     "f:uid": {}}}}}},
+        ]}
+
+
 def objects(n_claims):
     objs = [{"apiVersion": "v1", "kind": "Node", "metadata": {"name": NODE}},
             camera_slice("bench-cams", [(f"cam-{i}", f"rtsp://127.0.0.1:554/{i}") for i in range(n_claims)])]
     for i in range(n_claims):
         objs.append({"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
-                     "metadata": {"name": f"bench-{i}", "namespace": "default"}, "spec": claim_spec(True)})
+                     "metadata": claim_metadata(i), "spec": claim_spec(True)})
     return objs
 
 
@@ -122,8 +152,7 @@ def allocate(S, kc, n_claims):
                "--claim", f"default/bench-{i}", "-q"]
         out = subprocess.run(cmd, capture_output=True, text=True)
         if out.returncode != 0:  # no GPU left: a camera-only claim
-            claim = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
-                     "metadata": {"name": f"bench-{i}", "namespace": "default"}}
+            claim = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim", "metadata": claim_metadata(i)}
             kubectl(S, kc, "delete", "-f", "/dev/stdin", stdin=yaml.safe_dump(claim))
             kubectl(S, kc, "apply", "-f", "/dev/stdin", stdin=yaml.safe_dump({**claim, "spec": claim_spec(False)}))
             out = subprocess.run(cmd, capture_output=True, text=True, check=True)
