@@ -3,7 +3,8 @@
  * unprepare of unknown claims, startup recovery of interrupted prepares, and serialisation of
  * concurrent calls for one claim; one checkpoint write for a claim whose attaches leave nothing
  * behind, and the start-up removal of the CDI specs such a claim can leave after a crash; where
- * the time of a call goes, stage by stage; a claim answer cut short. The real REST client and backends are covered by it_*.sh. */
+ * the time of a call goes, stage by stage; a claim answer cut short. The real REST client and
+ * backends are covered by it_*.sh. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
