@@ -306,10 +306,12 @@ try:
         # after a short warm-up grew RSS by ~0.6 MB, the next 60,000 by ~0.1 MB per 10,000
         # (docs/performance.md); since the plugin keeps its 8 API connections (2026-12-02,
         # evening), the growth per 10,000 cycles decays over the first ~20,000 (208, 116, 68,
-        # then 12-72 KB a block): 20,000 warm-up cycles; then RSS once the plugin is idle again
+        # then 12-72 KB a block); with the claims as a cluster makes them (2026-12-02, night:
+        # larger answers) over the first ~60,000 (228, 88, 128, 32, 80, 68, then -20..28 KB a
+        # block for the next 50,000): 60,000 warm-up cycles; then RSS once the plugin is idle
         run_json([f"{B}/bench/bench_prepare", f"{pdir}/plugins/dra.sock", "default", "bench-0", uids[0], "100", "1"])
         env = {f"BENCH_UID_{i}": uids[i] for i in range(threads)}
-        warm_cycles = 150 if quick else 2500
+        warm_cycles = 150 if quick else 7500
         subprocess.run([f"{B}/bench/bench_prepare", f"{pdir}/plugins/dra.sock", "default", "bench", uids[0],
                         str(warm_cycles), str(threads)], capture_output=True, env={**os.environ, **env}, timeout=300,
                        check=True)
