@@ -2,10 +2,13 @@
  * paths are a claim's (metadata.uid, status.allocation). When jansson parses the input to an
  * object, nd_json_extract must succeed and hold the same value at each path (or none where
  * jansson has none); otherwise it may refuse or accept (it does not check UTF-8 or number
- * range in what it skips) but must not crash or leak. */
+ * range in what it skips) but must not crash or leak. Inputs with a NUL byte are only run, not
+ * compared: jansson 2.14 swallows a NUL right after a number ({"a":7\0} parses), which
+ * nd_json_extract refuses, as JSON does. */
 #include <jansson.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "json_extract.h"
 
@@ -28,7 +31,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   nd_error_t err = NULL;
   json_t *got = nd_json_extract((const char *)data, size, paths, &err);
   json_t *doc = json_loadb((const char *)data, size, 0, NULL);
-  if (json_is_object(doc)) {
+  if (json_is_object(doc) && memchr(data, '\0', size) == NULL) {
     if (got == NULL)
       abort();
     same(member2(doc, "metadata", "uid"), member2(got, "metadata", "uid"));

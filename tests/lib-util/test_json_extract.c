@@ -141,6 +141,10 @@ static void test_malformed(void **state) {
     assert_false(agree(docs[i], strlen(docs[i]), true));
   /* a NUL byte inside the text, and nesting past jansson's 2048 levels */
   assert_false(agree("{\"a\":\"x\0y\"}", 11, true));
+  /* jansson 2.14 swallows a NUL byte right after a number; JSON has no place for it */
+  cleanup_error nd_error_t nul_err = NULL;
+  assert_null(nd_json_extract("{\"a\":7\0}", 8, paths, &nul_err));
+  assert_non_null(strstr(nd_error_msg(nul_err), "at byte 6"));
   size_t n = 2100;
   char *deep = malloc(2 * n + 16);
   size_t len = (size_t)sprintf(deep, "{\"y\":");
