@@ -5,7 +5,6 @@
 #include <errno.h>
 #include <pthread.h>
 #include <semaphore.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,7 +26,7 @@ typedef struct batch {
   job_kind kind;
   nd_claim_outcome *outcomes;
   size_t n;
-  atomic_size_t remaining; /* jobs not yet run; the worker that ends it at 0 posts the batch */
+  size_t remaining; /* jobs not yet run (atomic); the worker that ends it at 0 posts the batch */
   nd_driver_done_cb cb;
   void *data;
   uint64_t submitted_ns;
@@ -652,7 +651,7 @@ static void *worker_main(void *arg) {
     run_job(d, j);
 
     batch *b = j->b;
-    bool last = atomic_fetch_sub(&b->remaining, 1) == 1;
+    bool last = __atomic_sub_fetch(&b->remaining, 1, __ATOMIC_ACQ_REL) == 0;
     if (last && nd_loop_post(d->loop, batch_done_on_loop, b) < 0) {
       for (size_t i = 0; i < b->n; i++)
         outcome_clear(&b->outcomes[i]);
@@ -672,7 +671,7 @@ static int submit(nd_driver *d, job_kind kind, const nd_claim_ref *claims, size_
   b->d = d;
   b->kind = kind;
   b->n = n;
-  atomic_init(&b->remaining, n);
+  b->remaining = n; /* published to the workers by the queue's mutex */
   b->cb = cb;
   b->data = data;
   b->submitted_ns = nd_now_ns();
