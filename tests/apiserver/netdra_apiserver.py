@@ -178,6 +178,48 @@ def label_match(obj, reqs):
 
 # ---------------------------------------------------------------- patches
 
+# ---------------------------------------------------------------- managed fields
+
+# metadata the server sets, never a manager's field
+SERVER_METADATA = ("name", "namespace", "uid", "resourceVersion", "generation", "creationTimestamp",
+                   "managedFields", "deletionTimestamp", "deletionGracePeriodSeconds")
+
+
+def fields_v1(value):
+    """The FieldsV1 set of a written value. A simplification of the API server's: every member
+    of an object is a field ("f:<key>"), a list is one field as a whole (as the atomic lists of
+    resource.k8s.io are; keyed lists would name their items there)."""
+    if isinstance(value, dict):
+        return {f"f:{k}": fields_v1(v) for k, v in value.items()}
+    return {}
+
+
+def managed_entry(res, obj, manager, operation, subresource):
+    """The managedFields entry of one write of obj by manager."""
+    if subresource == "status":
+        owned = {"status": obj["status"]} if obj.get("status") is not None else {}
+    else:
+        owned = {k: v for k, v in obj.items()
+                 if k not in ("apiVersion", "kind", "metadata") and not (k == "status" and res.status)}
+        meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k not in SERVER_METADATA}
+        if meta:
+            owned["metadata"] = meta
+    entry = {"manager": manager, "operation": operation, "apiVersion": res.api_version,
+             "time": now_rfc3339(), "fieldsType": "FieldsV1", "fieldsV1": fields_v1(owned)}
+    if subresource:
+        entry["subresource"] = subresource
+    return entry
+
+
+def record_manager(res, obj, old_entries, manager, operation, subresource):
+    """obj's managedFields after a write by manager: its entry for (manager, operation,
+    subresource) replaced or added, the others kept."""
+    mine = managed_entry(res, obj, manager, operation, subresource)
+    kept = [e for e in old_entries or []
+            if (e.get("manager"), e.get("operation"), e.get("subresource")) != (manager, operation, subresource)]
+    obj["metadata"]["managedFields"] = kept + [mine]
+
+
 def merge_patch(target, patch):
     if not isinstance(patch, dict):
         return copy.deepcopy(patch)
@@ -288,7 +330,7 @@ class Store:
             page = matching[start:start + limit] if limit else matching[start:]
             return [copy.deepcopy(o) for o in page], str(self.rv), len(matching)
 
-    def create(self, res, ns, obj, dry_run=False):
+    def create(self, res, ns, obj, dry_run=False, manager=None, operation="Update"):
         meta = obj.setdefault("metadata", {})
         if res.namespaced:
             if meta.get("namespace") and meta["namespace"] != ns:
@@ -312,6 +354,8 @@ class Store:
             meta["creationTimestamp"] = now_rfc3339()
             meta["generation"] = 1
             meta.pop("resourceVersion", None)
+            if manager and not meta.get("managedFields"):  # a client's own entries are kept
+                record_manager(res, obj, [], manager, operation, None)
             if dry_run:
                 return obj
             meta["resourceVersion"] = self._next_rv()
@@ -319,7 +363,7 @@ class Store:
             self._record(res, "ADDED", obj)
             return obj
 
-    def update(self, res, ns, name, obj, subresource=None):
+    def update(self, res, ns, name, obj, subresource=None, manager=None, operation="Update"):
         meta = obj.setdefault("metadata", {})
         if meta.get("name") and meta["name"] != name:
             raise ApiError(400, "BadRequest", "the name of the object does not match the name on the URL")
@@ -357,6 +401,9 @@ class Store:
                 raise invalid(res, name, e)
             if new == old:
                 return new  # a no-op write keeps the resourceVersion, like the real server
+            if manager:
+                record_manager(res, new, old["metadata"].get("managedFields"), manager, operation,
+                               subresource)
             if new.get("spec") != old.get("spec"):
                 new["metadata"]["generation"] = old["metadata"].get("generation", 1) + 1
             new["metadata"]["resourceVersion"] = self._next_rv()
@@ -619,7 +666,8 @@ class Handler(BaseHTTPRequestHandler):
                 obj = self.parse_body(self.read_body(), self.headers.get("Content-Type"))
                 if not isinstance(obj, dict):
                     raise ApiError(400, "BadRequest", "the body of the request must be an object")
-                return self.send_json(201, store.create(res, ns, obj, q.get("dryRun") == "All"))
+                return self.send_json(201, store.create(res, ns, obj, q.get("dryRun") == "All",
+                                                        self.field_manager(q)))
             if method == "DELETE":
                 items, _, _ = store.list(res, ns, parse_field_selector(q.get("fieldSelector")),
                                       parse_label_selector(q.get("labelSelector")))
@@ -637,7 +685,7 @@ class Handler(BaseHTTPRequestHandler):
             obj = self.parse_body(self.read_body(), self.headers.get("Content-Type"))
             if not isinstance(obj, dict):
                 raise ApiError(400, "BadRequest", "the body of the request must be an object")
-            return self.send_json(200, store.update(res, ns, name, obj, sub))
+            return self.send_json(200, store.update(res, ns, name, obj, sub, self.field_manager(q)))
         if method == "PATCH":
             return self.patch(res, ns, name, sub, q)
         if method == "DELETE":
@@ -651,6 +699,11 @@ class Handler(BaseHTTPRequestHandler):
         pref = "v1" if "v1" in versions else versions[-1]
         return {"name": group, "versions": [{"groupVersion": f"{group}/{v}", "version": v} for v in versions],
                 "preferredVersion": {"groupVersion": f"{group}/{pref}", "version": pref}}
+
+    def field_manager(self, q):
+        """Who writes, for managedFields: ?fieldManager=, else the User-Agent up to its first '/'
+        (as the API server names a client that gives none)."""
+        return q.get("fieldManager") or (self.headers.get("User-Agent") or "unknown").split("/")[0] or "unknown"
 
     def patch(self, res, ns, name, sub, q):
         ctype = (self.headers.get("Content-Type") or "").split(";")[0].strip()
@@ -666,10 +719,11 @@ class Handler(BaseHTTPRequestHandler):
                 if e.code != 404:
                     raise
                 patch.setdefault("metadata", {})["name"] = name
-                return self.send_json(201, store.create(res, ns, patch))
+                return self.send_json(201, store.create(res, ns, patch, manager=q["fieldManager"],
+                                                        operation="Apply"))
             new = merge_patch(cur, patch)
             new["metadata"]["resourceVersion"] = cur["metadata"]["resourceVersion"]
-            return self.send_json(200, store.update(res, ns, name, new, sub))
+            return self.send_json(200, store.update(res, ns, name, new, sub, q["fieldManager"], "Apply"))
         for _ in range(5):
             cur = store.get(res, ns, name)
             if ctype == "application/merge-patch+json" or ctype == "application/strategic-merge-patch+json":
@@ -681,7 +735,7 @@ class Handler(BaseHTTPRequestHandler):
             want_rv = (patch or {}).get("metadata", {}).get("resourceVersion") if isinstance(patch, dict) else None
             new["metadata"]["resourceVersion"] = want_rv or cur["metadata"]["resourceVersion"]
             try:
-                return self.send_json(200, store.update(res, ns, name, new, sub))
+                return self.send_json(200, store.update(res, ns, name, new, sub, self.field_manager(q)))
             except ApiError as e:
                 if e.code != 409 or want_rv:
                     raise

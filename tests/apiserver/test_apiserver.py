@@ -64,9 +64,12 @@ class ApiServerTest(unittest.TestCase):
         cls.proc.send_signal(signal.SIGTERM)
         cls.proc.wait(timeout=10)
 
-    def call(self, method, path, body=None, token=TOKEN, ctype="application/json", raw=None):
+    def call(self, method, path, body=None, token=TOKEN, ctype="application/json", raw=None,
+             agent=None):
         conn = http.client.HTTPSConnection("127.0.0.1", self.port, context=self.ctx, timeout=10)
         headers = {"Content-Type": ctype}
+        if agent:
+            headers["User-Agent"] = agent
         if token:
             headers["Authorization"] = f"Bearer {token}"
         data = raw if raw is not None else (json.dumps(body) if body is not None else None)
@@ -329,6 +332,51 @@ class ApiServerTest(unittest.TestCase):
         c4["status"]["devices"] = [{"driver": "netdra.dev", "pool": "p", "device": "nope"}]
         code, body, _ = self.call("PUT", f"{path}/c1/status", c4)
         self.assertEqual(code, 422, "status.devices must match an allocated device")
+
+
+    def test_managed_fields(self):
+        """Every write records its manager (?fieldManager=, else the User-Agent up to '/'), the
+        operation, the subresource and the fields it wrote, as the API server does; a no-op
+        write changes nothing; entries a client gives at create are kept."""
+        code, s, _ = self.call("POST", SLICES + "?fieldManager=maker", slice_obj("mf-1"))
+        self.assertEqual(code, 201)
+        (e,) = s["metadata"]["managedFields"]
+        self.assertEqual((e["manager"], e["operation"], e["apiVersion"], e["fieldsType"]),
+                         ("maker", "Update", "resource.k8s.io/v1", "FieldsV1"))
+        self.assertEqual(e["fieldsV1"]["f:spec"]["f:devices"], {}, "a list is one field")
+        self.assertIn("f:pool", e["fieldsV1"]["f:spec"])
+        self.assertNotIn("f:metadata", e["fieldsV1"], "name and uid are the server's")
+        s["spec"]["pool"]["generation"] = 1
+        s["metadata"]["labels"] = {"a": "b"}
+        code, u, _ = self.call("PUT", f"{SLICES}/mf-1", s, agent="netdra-controller/0.1 (linux)")
+        self.assertEqual(code, 200)
+        self.assertEqual([m["manager"] for m in u["metadata"]["managedFields"]],
+                         ["maker", "netdra-controller"])
+        self.assertEqual(u["metadata"]["managedFields"][1]["fieldsV1"]["f:metadata"],
+                         {"f:labels": {"f:a": {}}})
+        code, same, _ = self.call("PUT", f"{SLICES}/mf-1", u, agent="someone-else/1")
+        self.assertEqual(same, u, "a no-op write changes nothing, managedFields included")
+        code, a, _ = self.call("PATCH", f"{SLICES}/mf-1?fieldManager=applier&force=true",
+                               {"metadata": {"labels": {"c": "d"}}}, ctype="application/apply-patch+yaml")
+        self.assertEqual(code, 200, a)
+        self.assertEqual((a["metadata"]["managedFields"][-1]["manager"],
+                          a["metadata"]["managedFields"][-1]["operation"]), ("applier", "Apply"))
+        claim = {"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
+                 "metadata": {"name": "mf-c", "namespace": "default", "managedFields": [
+                     {"manager": "kube-controller-manager", "operation": "Update", "apiVersion": "resource.k8s.io/v1",
+                      "time": "2026-12-02T10:00:00Z", "fieldsType": "FieldsV1", "fieldsV1": {"f:spec": {}}}]},
+                 "spec": {"devices": {"requests": [{"name": "cam", "exactly": {
+                     "deviceClassName": "camera.netdra.dev"}}]}}}
+        path = "/apis/resource.k8s.io/v1/namespaces/default/resourceclaims"
+        c = self.create(claim, path)
+        self.assertEqual(c["metadata"]["managedFields"], claim["metadata"]["managedFields"])
+        c["status"] = {"allocation": {"devices": {"results": [
+            {"request": "cam", "driver": "netdra.dev", "pool": "p", "device": "d"}]}}}
+        code, st, _ = self.call("PUT", f"{path}/mf-c/status", c, agent="kube-scheduler/v1.34")
+        self.assertEqual(code, 200)
+        sched = st["metadata"]["managedFields"][-1]
+        self.assertEqual((sched["manager"], sched["subresource"]), ("kube-scheduler", "status"))
+        self.assertEqual(list(sched["fieldsV1"]), ["f:status"])
 
 
 class CompiledSchemaTest(unittest.TestCase):
