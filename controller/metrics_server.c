@@ -18,9 +18,7 @@ struct nd_metrics_server {
   nd_metrics *reg;
   nd_metric *devices, *pool_devices, *skipped, *tainted, *slices, *writes, *reconciles, *leader,
       *transitions, *discovery, *k8s_requests, *k8s_errors, *attach;
-  /* counters are exported as deltas of the components' own totals */
-  uint64_t last_writes[3][4], last_reconciles, last_transitions, last_discovery[4],
-      last_k8s_requests, last_k8s_errors, last_attach_ok, last_attach_failed;
+  /* counters are raised to the components' own totals at each scrape (nd_metric_raise_to) */
   json_t *exported_pools;
 };
 
@@ -28,12 +26,6 @@ static const char *const OPS[] = {"delete", "update", "create"};
 static const char *const RESULTS[] = {"ok", "conflict", "retry", "invalid"};
 static const char *const STATES[] = {"online", "stale", "offline"};
 static const char *const KINDS[] = {"added", "updated", "health", "removed"};
-
-static void add_delta(nd_metric *m, const char *const *labels, uint64_t now, uint64_t *last) {
-  if (now > *last)
-    nd_metric_add(m, labels, (double)(now - *last));
-  *last = now;
-}
 
 static void refresh(nd_metrics_server *m) {
   nd_controller *c = m->c;
@@ -67,22 +59,20 @@ static void refresh(nd_metrics_server *m) {
   const nd_reconciler_stats *rs = nd_reconciler_get_stats(c->reconciler);
   for (int o = 0; o < 3; o++)
     for (int r = 0; r < 4; r++)
-      add_delta(m->writes, (const char *[]){OPS[o], RESULTS[r]}, rs->writes[o][r],
-                &m->last_writes[o][r]);
-  add_delta(m->reconciles, NULL, rs->reconciles, &m->last_reconciles);
+      nd_metric_raise_to(m->writes, (const char *[]){OPS[o], RESULTS[r]},
+                         (double)rs->writes[o][r]);
+  nd_metric_raise_to(m->reconciles, NULL, (double)rs->reconciles);
   if (c->leader != NULL)
-    add_delta(m->transitions, NULL, nd_leader_election_transitions(c->leader),
-              &m->last_transitions);
+    nd_metric_raise_to(m->transitions, NULL, (double)nd_leader_election_transitions(c->leader));
   for (int k = 0; k < 4; k++)
-    add_delta(m->discovery, (const char *[]){KINDS[k]}, c->discovery_events[k],
-              &m->last_discovery[k]);
+    nd_metric_raise_to(m->discovery, (const char *[]){KINDS[k]}, (double)c->discovery_events[k]);
   const nd_k8s_stats *ks = nd_k8s_client_stats(c->k8s);
-  add_delta(m->k8s_requests, NULL, ks->requests, &m->last_k8s_requests);
-  add_delta(m->k8s_errors, NULL, ks->errors, &m->last_k8s_errors);
+  nd_metric_raise_to(m->k8s_requests, NULL, (double)ks->requests);
+  nd_metric_raise_to(m->k8s_errors, NULL, (double)ks->errors);
   if (c->binding != NULL) {
     const nd_binding_stats *bs = nd_binding_conditions_stats(c->binding);
-    add_delta(m->attach, (const char *[]){"ok"}, bs->attach_ok, &m->last_attach_ok);
-    add_delta(m->attach, (const char *[]){"failed"}, bs->attach_failed, &m->last_attach_failed);
+    nd_metric_raise_to(m->attach, (const char *[]){"ok"}, (double)bs->attach_ok);
+    nd_metric_raise_to(m->attach, (const char *[]){"failed"}, (double)bs->attach_failed);
   }
 }
 

@@ -293,6 +293,17 @@ void nd_metric_add(nd_metric *m, const char *const *values, double v) {
   else if (v >= 0)
     update(m, values, M_COUNTER, v, 0);
 }
+void nd_metric_raise_to(nd_metric *m, const char *const *values, double total) {
+  if (m == NULL || m->type != M_COUNTER)
+    return;
+  pthread_mutex_lock(&m->reg->lock);
+  series *s = find_series(m, values, false);
+  if (s == NULL && total > 0)
+    s = find_series(m, values, true);
+  if (s != NULL && total > s->value)
+    s->value = total;
+  pthread_mutex_unlock(&m->reg->lock);
+}
 void nd_metric_set(nd_metric *m, const char *const *values, double v) {
   update(m, values, M_GAUGE, v, 1);
 }

@@ -48,6 +48,10 @@ void nd_metric_inc(nd_metric *m, const char *const *label_values);
 void nd_metric_add(nd_metric *m, const char *const *label_values, double v);
 void nd_metric_set(nd_metric *m, const char *const *label_values, double v);
 void nd_metric_observe(nd_metric *m, const char *const *label_values, double v);
+/* Bring a counter series up to total, a monotonic count kept elsewhere (read at scrape time):
+ * adds what total has over the series' value; nothing when it has not (a series still at 0 is
+ * not created). Other types are ignored. */
+void nd_metric_raise_to(nd_metric *m, const char *const *label_values, double total);
 /* Forget one label set (a device that went away); a no-op when unknown. */
 void nd_metric_remove(nd_metric *m, const char *const *label_values);
 /* Current value of a counter/gauge series, or of a histogram's count; 0 when unknown. */

@@ -3,6 +3,7 @@
 #include "plugin_metrics.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,25 +34,28 @@ static double in_flight(void *d) {
   return (double)nd_driver_in_flight(((nd_plugin_metrics *)d)->driver);
 }
 
-/* Adds to each stage series what the driver summed since the last scrape (counters only go up;
- * the driver's sums are monotonic). */
-static void sync_stage_seconds(nd_plugin_metrics *m) {
+/* Raises each stage series to the driver's sum (monotonic); with at_zero, also makes the series
+ * still at 0, so that every one is there from the first scrape. */
+static void sync_stage_seconds(nd_plugin_metrics *m, bool at_zero) {
   nd_driver_stats st;
   nd_driver_get_stats(m->driver, &st);
   for (int s = 0; s < ND_STAGE_COUNT; s++) {
     const char *stage = nd_driver_stage_name((nd_driver_stage)s);
     const char *prep[] = {"prepare", stage}, *unprep[] = {"unprepare", stage};
+    if (at_zero) {
+      nd_metric_add(m->stage_seconds, prep, 0);
+      if (s != ND_STAGE_CLAIM_GET)
+        nd_metric_add(m->stage_seconds, unprep, 0);
+    }
     if (s != ND_STAGE_CLAIM_GET) /* an unprepare reads no claim */
-      nd_metric_add(m->stage_seconds, unprep,
-                    st.unprepare_stage_s[s] - nd_metric_value(m->stage_seconds, unprep));
-    nd_metric_add(m->stage_seconds, prep,
-                  st.prepare_stage_s[s] - nd_metric_value(m->stage_seconds, prep));
+      nd_metric_raise_to(m->stage_seconds, unprep, st.unprepare_stage_s[s]);
+    nd_metric_raise_to(m->stage_seconds, prep, st.prepare_stage_s[s]);
   }
 }
 
 static int on_metrics(const char *method, const char *path, nd_http_response *resp, void *data) {
   nd_plugin_metrics *m = data;
-  sync_stage_seconds(m);
+  sync_stage_seconds(m, false);
   resp->content_type = ND_METRICS_CONTENT_TYPE;
   resp->body = nd_metrics_render(m->reg);
   return resp->body ? 0 : -1;
@@ -93,7 +97,7 @@ nd_plugin_metrics *nd_plugin_metrics_start(nd_loop *loop, nd_driver *driver, con
       (const char *[]){"operation", "stage", NULL}, err);
   if (m->stage_seconds == NULL)
     goto fail;
-  sync_stage_seconds(m); /* every series present from the first scrape, at 0 */
+  sync_stage_seconds(m, true);
   m->http = nd_http_server_new(loop, err);
   if (m->http == NULL || nd_http_server_handle(m->http, "/healthz", on_healthz, m, err) < 0 ||
       nd_http_server_handle(m->http, "/metrics", on_metrics, m, err) < 0 ||

@@ -1,5 +1,6 @@
 /* test_metrics.c: Prometheus registry: counters, gauges, histograms, label escaping, sorted
- * and valid text output, registration conflicts, label-set limit. */
+ * and valid text output, registration conflicts, label-set limit, counters raised to a total
+ * kept elsewhere. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -120,6 +121,31 @@ static void test_cardinality_limit(void **state) {
   nd_metrics_free(reg);
 }
 
+/* A counter raised to a total kept elsewhere: only upwards, no series for a total of 0, and
+ * nothing for other types. */
+static void test_raise_to(void **state) {
+  (void)state;
+  nd_metrics *reg = nd_metrics_new();
+  nd_metric *c = nd_metrics_counter(reg, "kept_total", "x", (const char *[]){"k", NULL}, NULL);
+  nd_metric_raise_to(c, (const char *[]){"a"}, 0);
+  cleanup_free char *empty = nd_metrics_render(reg);
+  assert_null(strstr(empty, "kept_total{"));
+  nd_metric_raise_to(c, (const char *[]){"a"}, 3);
+  nd_metric_raise_to(c, (const char *[]){"a"}, 7.5);
+  nd_metric_raise_to(c, (const char *[]){"a"}, 2); /* never down */
+  assert_true(nd_metric_value(c, (const char *[]){"a"}) == 7.5);
+  nd_metric_inc(c, (const char *[]){"b"});
+  nd_metric_raise_to(c, (const char *[]){"b"}, 1); /* already there */
+  assert_true(nd_metric_value(c, (const char *[]){"b"}) == 1);
+  nd_metric *g = nd_metrics_gauge(reg, "level", "x", NULL, NULL);
+  nd_metric_set(g, NULL, 9);
+  nd_metric_raise_to(g, NULL, 20);
+  assert_true(nd_metric_value(g, NULL) == 9);
+  cleanup_free char *text = nd_metrics_render(reg);
+  assert_non_null(strstr(text, "kept_total{k=\"a\"} 7.5\n"));
+  nd_metrics_free(reg);
+}
+
 static void *bump(void *data) {
   for (int i = 0; i < 10000; i++)
     nd_metric_inc(data, (const char *[]){i % 2 ? "a" : "b"});
@@ -145,6 +171,7 @@ int main(void) {
       cmocka_unit_test(test_render),
       cmocka_unit_test(test_registration_errors),
       cmocka_unit_test(test_cardinality_limit),
+      cmocka_unit_test(test_raise_to),
       cmocka_unit_test(test_threads),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
