@@ -7,6 +7,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "cleanup.h"
+
 #define MAX_DEPTH 2048 /* jansson's JSON_PARSER_MAX_DEPTH: nested objects and arrays */
 #define MAX_PATHS 32
 
@@ -158,27 +160,22 @@ static int member_key(scanner *sc, size_t *key_start, size_t *key_end, bool *esc
   return 0;
 }
 
-/* The object or array at pos (depth: its nesting level, counting it). */
-static int skip_container(scanner *sc, int depth) {
+static int scan_object(scanner *sc, int depth, uint32_t active, int level, json_t *out);
+
+/* The array at pos (depth: its nesting level, counting it). */
+static int skip_array(scanner *sc, int depth) {
   if (depth > MAX_DEPTH)
     return fail(sc, "nested too deep");
-  char close = sc->s[sc->pos] == '{' ? '}' : ']';
   sc->pos++;
   skip_ws(sc);
-  if (sc->pos < sc->len && sc->s[sc->pos] == close) {
+  if (sc->pos < sc->len && sc->s[sc->pos] == ']') {
     sc->pos++;
     return 0;
   }
   for (;;) {
-    if (close == '}') {
-      size_t ks, ke;
-      bool escaped;
-      if (member_key(sc, &ks, &ke, &escaped) < 0)
-        return -1;
-    }
     if (skip_value(sc, depth) < 0)
       return -1;
-    int r = after_item(sc, close);
+    int r = after_item(sc, ']');
     if (r != 0)
       return r < 0 ? -1 : 0;
   }
@@ -193,8 +190,9 @@ static int skip_value(scanner *sc, int depth) {
   case '"':
     return skip_string(sc, NULL);
   case '{':
+    return scan_object(sc, depth + 1, 0, 0, NULL);
   case '[':
-    return skip_container(sc, depth + 1);
+    return skip_array(sc, depth + 1);
   case 't':
     return skip_literal(sc, "true");
   case 'f':
@@ -215,9 +213,54 @@ static json_t *decode(scanner *sc, size_t start, size_t end) {
   return v;
 }
 
-/* The object at pos, walked for the paths in `active` (all sharing their first `level` keys,
- * which led here); out is the result object for this level. */
-static int walk_object(scanner *sc, int depth, uint32_t active, int level, json_t *out) {
+/* The value of the member whose key spans ks..ke (quotes included), in an object on the way of
+ * the paths in `active` (all sharing their first `level` keys); out: the result object there. */
+static int walk_member(scanner *sc, int depth, uint32_t active, int level, json_t *out,
+                       size_t ks, size_t ke, bool escaped) {
+  cleanup_json json_t *decoded_key = NULL;
+  const char *key = sc->s + ks + 1;
+  size_t key_len = ke - ks - 2;
+  if (escaped) { /* rare: let jansson read the key (and refuse what it refuses) */
+    decoded_key = decode(sc, ks, ke);
+    if (decoded_key == NULL)
+      return -1;
+    key = json_string_value(decoded_key);
+    key_len = json_string_length(decoded_key);
+  }
+  uint32_t ends = 0, through = 0;
+  for (uint32_t left = active; left != 0; left &= left - 1) {
+    int i = __builtin_ctz(left);
+    const char *want = sc->paths[i][level];
+    if (strlen(want) != key_len || memcmp(want, key, key_len) != 0)
+      continue;
+    if (sc->paths[i][level + 1] == NULL)
+      ends |= UINT32_C(1) << i;
+    else
+      through |= UINT32_C(1) << i;
+  }
+  size_t start = sc->pos;
+  if (ends) { /* a wanted value (a later duplicate replaces it, as in jansson) */
+    json_t *v = NULL;
+    if (skip_value(sc, depth) < 0 || (v = decode(sc, start, sc->pos)) == NULL)
+      return -1;
+    if (json_object_setn_new(out, key, key_len, v) < 0) /* v is released */
+      return nd_error_make(sc->err, ENOMEM, "JSON: out of memory");
+    return 0;
+  }
+  if (through && sc->pos < sc->len && sc->s[sc->pos] == '{') {
+    json_t *child = json_object();
+    if (child == NULL || json_object_setn_new(out, key, key_len, child) < 0)
+      return nd_error_make(sc->err, ENOMEM, "JSON: out of memory");
+    return scan_object(sc, depth + 1, through, level + 1, child);
+  }
+  if (through) /* not an object: a path through it is absent, also if an earlier one was */
+    json_object_deln(out, key, key_len);
+  return skip_value(sc, depth);
+}
+
+/* The object at pos (depth: its nesting level, counting it), walked for the paths in `active`
+ * into out (0 and NULL: only checked and skipped). */
+static int scan_object(scanner *sc, int depth, uint32_t active, int level, json_t *out) {
   if (depth > MAX_DEPTH)
     return fail(sc, "nested too deep");
   sc->pos++;
@@ -231,48 +274,8 @@ static int walk_object(scanner *sc, int depth, uint32_t active, int level, json_
     bool escaped;
     if (member_key(sc, &ks, &ke, &escaped) < 0)
       return -1;
-    json_t *decoded_key = NULL;
-    const char *key = sc->s + ks + 1;
-    size_t key_len = ke - ks - 2;
-    if (escaped) { /* rare: let jansson read the key (and refuse what it refuses) */
-      decoded_key = decode(sc, ks, ke);
-      if (decoded_key == NULL)
-        return -1;
-      key = json_string_value(decoded_key);
-      key_len = json_string_length(decoded_key);
-    }
-    uint32_t ends = 0, through = 0;
-    for (int i = 0; i < MAX_PATHS; i++) {
-      if (!(active & (UINT32_C(1) << i)))
-        continue;
-      const char *want = sc->paths[i][level];
-      if (strlen(want) != key_len || memcmp(want, key, key_len) != 0)
-        continue;
-      if (sc->paths[i][level + 1] == NULL)
-        ends |= UINT32_C(1) << i;
-      else
-        through |= UINT32_C(1) << i;
-    }
-    int rc = 0;
-    size_t start = sc->pos;
-    if (ends) { /* a wanted value (a later duplicate replaces it, as in jansson) */
-      json_t *v = NULL;
-      if (skip_value(sc, depth) < 0 || (v = decode(sc, start, sc->pos)) == NULL)
-        rc = -1;
-      else if (json_object_setn_new(out, key, key_len, v) < 0) /* v is released */
-        rc = nd_error_make(sc->err, ENOMEM, "JSON: out of memory");
-    } else if (through && sc->pos < sc->len && sc->s[sc->pos] == '{') {
-      json_t *child = json_object();
-      if (child == NULL || json_object_setn_new(out, key, key_len, child) < 0)
-        rc = nd_error_make(sc->err, ENOMEM, "JSON: out of memory");
-      else
-        rc = walk_object(sc, depth + 1, through, level + 1, child);
-    } else {
-      if (through) /* not an object: a path through it is absent, also if an earlier one was */
-        json_object_deln(out, key, key_len);
-      rc = skip_value(sc, depth);
-    }
-    json_decref(decoded_key);
+    int rc = active ? walk_member(sc, depth, active, level, out, ks, ke, escaped)
+                    : skip_value(sc, depth);
     if (rc < 0)
       return -1;
     int r = after_item(sc, '}');
@@ -302,7 +305,7 @@ json_t *nd_json_extract(const char *text, size_t len, const char *const *const *
     nd_error_make(err, ENOMEM, "JSON: out of memory");
     return NULL;
   }
-  if (walk_object(&sc, 1, all, 0, out) < 0) {
+  if (scan_object(&sc, 1, all, 0, out) < 0) {
     json_decref(out);
     return NULL;
   }
