@@ -432,8 +432,8 @@ static void record_latency(nd_k8s_client *c, uint64_t start_ms, bool failed) {
 
 /* Turn a finished transfer into a result. Returns 0, or -1 with err on a transport failure.
  * decode (NULL: json_loadb) reads a 2xx body. */
-static int finish_decoded(request *r, CURLcode cc, nd_k8s_decode_fn decode, void *decode_data,
-                          nd_k8s_result *res, nd_error_t *err) {
+static int finish(request *r, CURLcode cc, nd_k8s_decode_fn decode, void *decode_data,
+                  nd_k8s_result *res, nd_error_t *err) {
   memset(res, 0, sizeof(*res));
   curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &res->http_status);
   res->retry_after_s = r->retry_after_s;
@@ -469,10 +469,6 @@ static int finish_decoded(request *r, CURLcode cc, nd_k8s_decode_fn decode, void
   return 0;
 }
 
-static int finish(request *r, CURLcode cc, nd_k8s_result *res, nd_error_t *err) {
-  return finish_decoded(r, cc, NULL, NULL, res, err);
-}
-
 int nd_k8s_request(nd_k8s_client *c, const char *method, const char *path, const json_t *body,
                    const char *content_type, nd_k8s_result *res, nd_error_t *err) {
   return nd_k8s_request_decoded(c, method, path, body, content_type, NULL, NULL, res, err);
@@ -500,7 +496,7 @@ int nd_k8s_request_decoded(nd_k8s_client *c, const char *method, const char *pat
   curl_easy_setopt(r->easy, CURLOPT_SHARE, c->share);
   r->start_ms = nd_now_ms();
   CURLcode cc = curl_easy_perform(r->easy);
-  int rc = finish_decoded(r, cc, decode, decode_data, res, err);
+  int rc = finish(r, cc, decode, decode_data, res, err);
   request_free(r);
   if (rc < 0)
     nd_error_wrap(err, "%s %s", method, path);
@@ -545,7 +541,7 @@ static void check_multi_info(nd_k8s_client *c) {
     {
       nd_k8s_result res;
       nd_error_t err = NULL;
-      if (finish(r, cc, &res, &err) < 0) {
+      if (finish(r, cc, NULL, NULL, &res, &err) < 0) {
         ND_LOG_DEBUG("k8s", "request-failed", ND_KV_S("error", nd_error_msg(err)));
         nd_error_release(&err);
       }
