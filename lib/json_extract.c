@@ -270,8 +270,8 @@ static int scan_object(scanner *sc, int depth, uint32_t active, int level, json_
     return 0;
   }
   for (;;) {
-    size_t ks, ke;
-    bool escaped;
+    size_t ks = 0, ke = 0; /* set by member_key (gcc -O2 cannot tell) */
+    bool escaped = false;
     if (member_key(sc, &ks, &ke, &escaped) < 0)
       return -1;
     int rc = active ? walk_member(sc, depth, active, level, out, ks, ke, escaped)
