@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <openssl/evp.h>
 #include <pthread.h>
+#include <semaphore.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -22,6 +23,7 @@ typedef struct waiter {
   bool done;
   int rc;
   nd_error_t err;
+  sem_t wake; /* posted once: the change is done, or this caller is to write next */
   struct waiter *next;
 } waiter;
 
@@ -37,7 +39,6 @@ typedef struct waiter {
  * not grow with the number of prepared claims. */
 struct nd_checkpoint {
   pthread_mutex_t mu;
-  pthread_cond_t cv;
   char *path;
   char *boot_id;
   bool rebooted;
@@ -373,63 +374,90 @@ static int save(nd_checkpoint *cp, json_t *members, nd_error_t *err) {
   return 0;
 }
 
-/* Called with mu held after the change of w was applied to claims and queued: returns once a
- * write that covers it has finished, with that write's result. */
-static int commit_locked(nd_checkpoint *cp, waiter *w, nd_error_t *err) {
-  while (!w->done) {
-    if (cp->writing) {
-      pthread_cond_wait(&cp->cv, &cp->mu);
-      continue;
-    }
-    /* become the writer of every change queued so far */
-    waiter *group = cp->pending;
-    size_t n = 0;
-    for (waiter *g = group; g; g = g->next)
-      n++;
-    cp->pending = NULL;
-    cp->writing = true;
-    json_t *snap = json_copy(cp->claims), *snap_members = json_copy(cp->members);
-    nd_error_t werr = NULL;
-    pthread_mutex_unlock(&cp->mu);
-    if (cp->hook)
-      cp->hook(cp->hook_data, n);
-    int rc = snap && snap_members ? save(cp, snap_members, &werr)
-                                  : nd_error_make(&werr, ENOMEM, "checkpoint: out of memory");
-    pthread_mutex_lock(&cp->mu);
-    cp->writes++;
-    if (rc == 0) {
-      json_decref(cp->durable);
-      json_decref(cp->durable_members);
-      cp->durable = snap;
-      cp->durable_members = snap_members;
-      cp->rebooted = false;
-    } else {
-      json_decref(snap);
-      json_decref(snap_members);
-      /* undo the changes of this group that nothing replaced since: back to what is on disk */
-      for (waiter *g = group; g; g = g->next) {
-        if (json_object_get(cp->claims, g->uid) != g->stored)
-          continue;
-        json_t *on_disk = json_object_get(cp->durable, g->uid);
-        if (on_disk) {
-          json_object_set(cp->claims, g->uid, on_disk);
-          json_object_set(cp->members, g->uid, json_object_get(cp->durable_members, g->uid));
-        } else {
-          json_object_del(cp->claims, g->uid);
-          json_object_del(cp->members, g->uid);
-        }
+/* Write every change queued so far (the caller's among them) as the one writer: mu held on
+ * entry and on return, released during the write. Marks the group done; returns the group
+ * (newest first) for the caller to wake once mu is released. */
+static waiter *write_pending(nd_checkpoint *cp) {
+  waiter *group = cp->pending;
+  size_t n = 0;
+  for (waiter *g = group; g; g = g->next)
+    n++;
+  cp->pending = NULL;
+  json_t *snap = json_copy(cp->claims), *snap_members = json_copy(cp->members);
+  nd_error_t werr = NULL;
+  pthread_mutex_unlock(&cp->mu);
+  if (cp->hook)
+    cp->hook(cp->hook_data, n);
+  int rc = snap && snap_members ? save(cp, snap_members, &werr)
+                                : nd_error_make(&werr, ENOMEM, "checkpoint: out of memory");
+  pthread_mutex_lock(&cp->mu);
+  cp->writes++;
+  if (rc == 0) {
+    json_decref(cp->durable);
+    json_decref(cp->durable_members);
+    cp->durable = snap;
+    cp->durable_members = snap_members;
+    cp->rebooted = false;
+  } else {
+    json_decref(snap);
+    json_decref(snap_members);
+    /* undo the changes of this group that nothing replaced since: back to what is on disk */
+    for (waiter *g = group; g; g = g->next) {
+      if (json_object_get(cp->claims, g->uid) != g->stored)
+        continue;
+      json_t *on_disk = json_object_get(cp->durable, g->uid);
+      if (on_disk) {
+        json_object_set(cp->claims, g->uid, on_disk);
+        json_object_set(cp->members, g->uid, json_object_get(cp->durable_members, g->uid));
+      } else {
+        json_object_del(cp->claims, g->uid);
+        json_object_del(cp->members, g->uid);
       }
     }
-    for (waiter *g = group; g; g = g->next) {
-      g->done = true;
-      g->rc = rc;
-      if (rc < 0)
-        nd_error_make(&g->err, werr->status, "%s", nd_error_msg(werr));
-    }
-    nd_error_release(&werr);
-    cp->writing = false;
-    pthread_cond_broadcast(&cp->cv);
   }
+  for (waiter *g = group; g; g = g->next) {
+    g->done = true;
+    g->rc = rc;
+    if (rc < 0)
+      nd_error_make(&g->err, werr->status, "%s", nd_error_msg(werr));
+  }
+  nd_error_release(&werr);
+  return group;
+}
+
+/* Called with mu held after the change of w was applied to claims and queued on pending;
+ * returns with mu released once a write that covers the change has finished, with that
+ * write's result. A caller that finds no write in progress writes; one that finds a write in
+ * progress sleeps on its own semaphore until the writer either reports its change done or hands
+ * it the writer's role for the changes queued meanwhile (the oldest of them: the writer's role
+ * passes in arrival order). Each caller is woken once, by the thread that has its answer, and
+ * never takes mu again for it: no thundering herd on a shared condition variable. */
+static int commit_unlock(nd_checkpoint *cp, waiter *w, nd_error_t *err) {
+  if (cp->writing) {
+    pthread_mutex_unlock(&cp->mu);
+    while (sem_wait(&w->wake) < 0 && errno == EINTR)
+      ;
+    if (w->done)
+      goto answered;
+    pthread_mutex_lock(&cp->mu); /* handed the writer's role; writing is still true */
+  }
+  cp->writing = true;
+  waiter *group = write_pending(cp);
+  waiter *next_writer = cp->pending;
+  while (next_writer && next_writer->next)
+    next_writer = next_writer->next;
+  cp->writing = next_writer != NULL;
+  pthread_mutex_unlock(&cp->mu);
+  /* a waiter's stack frame may be gone as soon as it is posted: read next first */
+  for (waiter *g = group, *after; g; g = after) {
+    after = g->next;
+    if (g != w)
+      sem_post(&g->wake);
+  }
+  if (next_writer)
+    sem_post(&next_writer->wake);
+answered:
+  sem_destroy(&w->wake);
   if (w->rc < 0)
     nd_error_move(err, &w->err);
   nd_error_release(&w->err);
@@ -437,8 +465,8 @@ static int commit_locked(nd_checkpoint *cp, waiter *w, nd_error_t *err) {
 }
 
 /* Apply a change (entry NULL: remove; member: its text, both owned) and wait until it is on
- * disk. mu held. */
-static int change_locked(nd_checkpoint *cp, const char *uid, json_t *entry, json_t *member,
+ * disk. mu held on entry, released on return. */
+static int change_unlock(nd_checkpoint *cp, const char *uid, json_t *entry, json_t *member,
                          nd_error_t *err) {
   json_t *before = json_object_get(cp->claims, uid);
   if (before)
@@ -451,8 +479,9 @@ static int change_locked(nd_checkpoint *cp, const char *uid, json_t *entry, json
     json_object_del(cp->members, uid);
   }
   waiter w = {.uid = uid, .stored = entry, .next = cp->pending};
+  sem_init(&w.wake, 0, 0);
   cp->pending = &w;
-  return commit_locked(cp, &w, err);
+  return commit_unlock(cp, &w, err);
 }
 
 nd_checkpoint *nd_checkpoint_open(const char *state_dir, const char *boot_id_path,
@@ -465,7 +494,6 @@ nd_checkpoint *nd_checkpoint_open(const char *state_dir, const char *boot_id_pat
   if (cp == NULL)
     return NULL;
   pthread_mutex_init(&cp->mu, NULL);
-  pthread_cond_init(&cp->cv, NULL);
   if (asprintf(&cp->path, "%s/checkpoint.json", state_dir) < 0) {
     cp->path = NULL;
     nd_checkpoint_free(cp);
@@ -500,7 +528,6 @@ void nd_checkpoint_free(nd_checkpoint *cp) {
   if (cp == NULL)
     return;
   pthread_mutex_destroy(&cp->mu);
-  pthread_cond_destroy(&cp->cv);
   json_decref(cp->claims);
   json_decref(cp->durable);
   json_decref(cp->members);
@@ -538,16 +565,16 @@ int nd_checkpoint_put(nd_checkpoint *cp, const char *claim_uid, json_t *entry, n
   if (member == NULL)
     return nd_error_make(err, ENOMEM, "checkpoint: out of memory");
   pthread_mutex_lock(&cp->mu);
-  int r = change_locked(cp, claim_uid, json_incref(entry), member, err);
-  pthread_mutex_unlock(&cp->mu);
-  return r;
+  return change_unlock(cp, claim_uid, json_incref(entry), member, err);
 }
 
 int nd_checkpoint_remove(nd_checkpoint *cp, const char *claim_uid, nd_error_t *err) {
   pthread_mutex_lock(&cp->mu);
-  int r = json_object_get(cp->claims, claim_uid) ? change_locked(cp, claim_uid, NULL, NULL, err) : 0;
-  pthread_mutex_unlock(&cp->mu);
-  return r;
+  if (json_object_get(cp->claims, claim_uid) == NULL) {
+    pthread_mutex_unlock(&cp->mu);
+    return 0;
+  }
+  return change_unlock(cp, claim_uid, NULL, NULL, err);
 }
 
 unsigned long nd_checkpoint_writes(nd_checkpoint *cp) {

@@ -20,11 +20,13 @@
 typedef struct {
   char dir[64];
   char *state, *boot;
-  /* write hook: the first write waits for `release`; sizes of every write's group */
+  /* write hook: each of the first `blocking` writes (1 unless a test sets it) waits until
+   * `released` exceeds its number; sizes of every write's group */
   pthread_mutex_t mu;
   pthread_cond_t cv;
-  bool first_blocked, release;
+  size_t blocking, started, released;
   size_t calls, sizes[16];
+  pthread_t writers[16]; /* the thread of each write */
 } fixture;
 
 static int setup(void **state) {
@@ -39,6 +41,7 @@ static int setup(void **state) {
   fclose(f);
   pthread_mutex_init(&fx->mu, NULL);
   pthread_cond_init(&fx->cv, NULL);
+  fx->blocking = 1;
   *state = fx;
   return 0;
 }
@@ -60,29 +63,33 @@ static void hook(void *data, size_t changes) {
   pthread_mutex_lock(&fx->mu);
   size_t call = fx->calls++;
   if (call < ND_ARRAY_LEN(fx->sizes))
-    fx->sizes[call] = changes;
-  if (call == 0) {
-    fx->first_blocked = true;
+    fx->sizes[call] = changes, fx->writers[call] = pthread_self();
+  if (call < fx->blocking) {
+    fx->started = call + 1;
     pthread_cond_broadcast(&fx->cv);
-    while (!fx->release)
+    while (fx->released <= call)
       pthread_cond_wait(&fx->cv, &fx->mu);
   }
   pthread_mutex_unlock(&fx->mu);
 }
 
-static void wait_first_blocked(fixture *fx) {
+/* until write number `call` (0: the first) is held in the hook */
+static void wait_blocked(fixture *fx, size_t call) {
   pthread_mutex_lock(&fx->mu);
-  while (!fx->first_blocked)
+  while (fx->started <= call)
     pthread_cond_wait(&fx->cv, &fx->mu);
   pthread_mutex_unlock(&fx->mu);
 }
 
-static void release_first(fixture *fx) {
+static void release_write(fixture *fx, size_t call) {
   pthread_mutex_lock(&fx->mu);
-  fx->release = true;
+  fx->released = call + 1;
   pthread_cond_broadcast(&fx->cv);
   pthread_mutex_unlock(&fx->mu);
 }
+
+static void wait_first_blocked(fixture *fx) { wait_blocked(fx, 0); }
+static void release_first(fixture *fx) { release_write(fx, 0); }
 
 /* wait (no time limit of our own: ctest's timeout bounds it) until n changes are queued */
 static void wait_queued(nd_checkpoint *cp, size_t n) {
@@ -232,10 +239,128 @@ static void test_failed_write_restores_its_group(void **state) {
   nd_checkpoint_free(cp);
 }
 
+/* The writer's role passes on: changes queued during the second write are written by a third,
+ * whose writer is the oldest of them, and each caller returns with its own write's result. */
+static void test_writer_role_passes_in_arrival_order(void **state) {
+  fixture *fx = *state;
+  fx->blocking = 2;
+  cleanup_error nd_error_t err = NULL;
+  nd_checkpoint *cp = nd_checkpoint_open(fx->state, fx->boot, &err);
+  assert_non_null(cp);
+  nd_checkpoint_set_write_hook(cp, hook, fx);
+  enum { N = 6 };
+  change c[N];
+  pthread_t th[N];
+  for (int i = 0; i < N; i++) {
+    c[i] = (change){.cp = cp};
+    snprintf(c[i].uid, sizeof(c[i].uid), "u%d", i);
+  }
+  assert_int_equal(pthread_create(&th[0], NULL, do_change, &c[0]), 0);
+  wait_blocked(fx, 0);
+  for (int i = 1; i <= 3; i++) { /* u1..u3, queued in this order: the second write */
+    assert_int_equal(pthread_create(&th[i], NULL, do_change, &c[i]), 0);
+    wait_queued(cp, (size_t)i);
+  }
+  release_write(fx, 0);
+  pthread_join(th[0], NULL); /* u0 is answered; its thread wrote nothing more */
+  assert_int_equal(c[0].rc, 0);
+  wait_blocked(fx, 1);
+  for (int i = 4; i < N; i++) { /* u4, u5: the third write */
+    assert_int_equal(pthread_create(&th[i], NULL, do_change, &c[i]), 0);
+    wait_queued(cp, (size_t)i - 3);
+  }
+  release_write(fx, 1);
+  for (int i = 1; i < N; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(c[i].rc, 0);
+    assert_null(c[i].msg);
+  }
+  assert_int_equal(nd_checkpoint_writes(cp), 3);
+  assert_int_equal(fx->sizes[0], 1);
+  assert_int_equal(fx->sizes[1], 3);
+  assert_int_equal(fx->sizes[2], 2);
+  assert_true(pthread_equal(fx->writers[0], th[0])); /* each write by the oldest it covers */
+  assert_true(pthread_equal(fx->writers[1], th[1]));
+  assert_true(pthread_equal(fx->writers[2], th[4]));
+  assert_int_equal(nd_checkpoint_waiting(cp), 0);
+  nd_checkpoint_free(cp);
+  cp = nd_checkpoint_open(fx->state, fx->boot, &err);
+  assert_non_null(cp);
+  cleanup_json json_t *all = nd_checkpoint_all(cp);
+  assert_int_equal(json_object_size(all), N);
+  nd_checkpoint_free(cp);
+}
+
+/* Many callers, no hook: every change is answered (none left asleep), none is lost, and the
+ * writes are shared. Bounded: 8 threads x 200 changes. */
+typedef struct {
+  nd_checkpoint *cp;
+  int id, failures;
+} churn;
+
+static void *do_churn(void *arg) {
+  churn *ch = arg;
+  char uid[16], name[32];
+  snprintf(uid, sizeof(uid), "c%d", ch->id);
+  for (int i = 0; i < 200; i++) {
+    nd_error_t err = NULL;
+    int rc;
+    if (i % 2 == 0) {
+      snprintf(name, sizeof(name), "%s-%d", uid, i);
+      cleanup_json json_t *e = entry(name);
+      rc = nd_checkpoint_put(ch->cp, uid, e, &err);
+    } else {
+      rc = nd_checkpoint_remove(ch->cp, uid, &err);
+    }
+    ch->failures += rc != 0;
+    nd_error_release(&err);
+  }
+  snprintf(name, sizeof(name), "%s-last", uid);
+  cleanup_json json_t *e = entry(name);
+  nd_error_t err = NULL;
+  ch->failures += nd_checkpoint_put(ch->cp, uid, e, &err) != 0;
+  nd_error_release(&err);
+  return NULL;
+}
+
+static void test_many_callers_all_answered(void **state) {
+  fixture *fx = *state;
+  cleanup_error nd_error_t err = NULL;
+  nd_checkpoint *cp = nd_checkpoint_open(fx->state, fx->boot, &err);
+  assert_non_null(cp);
+  enum { T = 8 };
+  churn ch[T];
+  pthread_t th[T];
+  for (int i = 0; i < T; i++) {
+    ch[i] = (churn){.cp = cp, .id = i};
+    assert_int_equal(pthread_create(&th[i], NULL, do_churn, &ch[i]), 0);
+  }
+  for (int i = 0; i < T; i++) {
+    pthread_join(th[i], NULL);
+    assert_int_equal(ch[i].failures, 0);
+  }
+  assert_true(nd_checkpoint_writes(cp) <= T * 201);
+  assert_int_equal(nd_checkpoint_waiting(cp), 0);
+  nd_checkpoint_free(cp);
+  cp = nd_checkpoint_open(fx->state, fx->boot, &err);
+  assert_non_null(cp);
+  cleanup_json json_t *all = nd_checkpoint_all(cp);
+  assert_int_equal(json_object_size(all), T);
+  for (int i = 0; i < T; i++) {
+    char uid[16], name[32];
+    snprintf(uid, sizeof(uid), "c%d", i);
+    snprintf(name, sizeof(name), "c%d-last", i);
+    assert_string_equal(json_string_value(json_object_get(json_object_get(all, uid), "name")), name);
+  }
+  nd_checkpoint_free(cp);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test_setup_teardown(test_concurrent_changes_share_one_write, setup, teardown),
       cmocka_unit_test_setup_teardown(test_failed_write_restores_its_group, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_writer_role_passes_in_arrival_order, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_many_callers_all_answered, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
