@@ -42,8 +42,7 @@ static void push(nd_pool_sync *s, nd_slice_op_kind kind, const char *name, json_
   if (ops == NULL)
     abort();
   s->ops = ops;
-  s->ops[s->n_ops].kind = kind;
-  s->ops[s->n_ops].name = strdup(name);
+  s->ops[s->n_ops] = (nd_slice_op){.kind = kind, .name = strdup(name)};
   s->ops[s->n_ops].body = nd_json_dumps(body, JSON_COMPACT);
   if (s->ops[s->n_ops].name == NULL || s->ops[s->n_ops].body == NULL)
     abort();
@@ -89,6 +88,25 @@ static json_t *planned_spec(const nd_planned_pool *desired, size_t d,
     nd_slice_keep_taint_times(spec, existing);
   set_generation(spec, gen);
   return spec;
+}
+
+/* Queue the write of planned slice d over `existing` (NULL: create it) at generation gen, with
+ * the digest of the spec sent and the fingerprint of its plan. */
+static void push_write(nd_pool_sync *out, const char *api_version, const nd_planned_pool *desired,
+                       size_t d, const nd_published_slice *existing, int64_t gen) {
+  const char *name = desired->slices[d].name;
+  json_t *spec = planned_spec(desired, d, existing, gen);
+  nd_spec_digest sent = nd_slice_spec_digest(spec);
+  nd_spec_digest fp;
+  bool has_fp = nd_planned_slice_fingerprint(desired, d, gen, &fp);
+  push(out, existing ? ND_SLICE_UPDATE : ND_SLICE_CREATE, name,
+       build_object(api_version, name, existing, spec));
+  nd_slice_op *op = &out->ops[out->n_ops - 1];
+  op->sent_digest = sent;
+  if (has_fp) {
+    op->sent_fingerprint = fp;
+    op->has_sent_fingerprint = true;
+  }
 }
 
 static bool same_spec(const json_t *spec, const nd_published_slice *existing) {
@@ -171,16 +189,12 @@ void nd_pool_sync_compute(const nd_planned_pool *desired,
     /* at G+1 every kept slice differs (their generations are at most G) */
     if (match[d] == NULL || (gen == g && !changed[d]))
       continue;
-    const char *name = desired->slices[d].name;
-    push(out, ND_SLICE_UPDATE, name,
-         build_object(api_version, name, match[d], planned_spec(desired, d, match[d], gen)));
+    push_write(out, api_version, desired, d, match[d], gen);
   }
   for (size_t d = 0; d < n_desired; d++) {
     if (match[d] != NULL)
       continue;
-    const char *name = desired->slices[d].name;
-    push(out, ND_SLICE_CREATE, name,
-         build_object(api_version, name, NULL, planned_spec(desired, d, NULL, gen)));
+    push_write(out, api_version, desired, d, NULL, gen);
   }
   nd_strmap_free(by_name, NULL);
   free(changed);

@@ -28,6 +28,13 @@ typedef struct {
   char *body; /* the request body, compact JSON (rendered one slice at a time and kept as
                  text, not as a tree): UPDATE/CREATE the object; DELETE DeleteOptions with the
                  existing slice's uid and resourceVersion as preconditions */
+  /* UPDATE/CREATE: the digest of the spec sent and, when its plan has one, the fingerprint
+   * (nd_planned_slice_fingerprint) it was rendered from. A summary of the written object
+   * whose spec has that digest renders from that fingerprint: the reconciler gives it the
+   * fingerprint, so the next round does not render the slice again to learn it is unchanged. */
+  nd_spec_digest sent_digest;
+  nd_spec_digest sent_fingerprint;
+  bool has_sent_fingerprint;
 } nd_slice_op;
 
 typedef struct {

@@ -128,6 +128,20 @@ static bool cache_put(nd_reconciler *rc, const json_t *obj) {
   return true;
 }
 
+/* The answer to a write of ours: cached as any object, and when the cached summary's spec is
+ * the one sent, it is known to render from the plan the write came from (pool_sync.h,
+ * nd_slice_op): the next round need not render it to find it unchanged. */
+static void cache_put_written(nd_reconciler *rc, const nd_slice_op *op, const json_t *obj) {
+  cache_put(rc, obj);
+  nd_published_slice *now = nd_strmap_get(rc->cache, op->name);
+  if (now != NULL && op->has_sent_fingerprint && !now->has_same_as_planned &&
+      nd_spec_digest_equal(&now->digest, &op->sent_digest)) {
+    now->same_as_planned = op->sent_fingerprint;
+    now->has_same_as_planned = true;
+    rc->stats.fingerprints_from_writes++;
+  }
+}
+
 static bool cache_del(nd_reconciler *rc, const char *name, const char *rv) {
   nd_published_slice *old = nd_strmap_get(rc->cache, name);
   if (old == NULL)
@@ -389,7 +403,7 @@ static void on_write_done(nd_k8s_client *c, nd_k8s_result *r, void *data) {
     if (op->kind == ND_SLICE_DELETE)
       cache_del(rc, op->name, NULL);
     else if (r->body != NULL)
-      cache_put(rc, r->body);
+      cache_put_written(rc, op, r->body);
     ND_LOG_INFO("reconciler", "slice_written", ND_KV_S("op", op_verb(op->kind)),
                 ND_KV_S("slice", op->name), ND_KV_I("status", st));
     nd_k8s_result_clear(r);
@@ -544,6 +558,7 @@ static void reconcile(nd_reconciler *rc) {
     nd_pool_sync s;
     nd_pool_sync_compute(&pools[i], existing, n_existing, rc->api_version, rc->opts.always_bump,
                          &s);
+    rc->stats.slices_compared += s.n_compared;
     if (s.n_ops > 0)
       ND_LOG_INFO("reconciler", "pool_changed", ND_KV_S("pool", pools[i].pool),
                   ND_KV_I("generation", s.generation), ND_KV_I("writes", s.n_ops));

@@ -55,6 +55,8 @@ typedef struct {
   uint64_t writes_retry;    /* 429, 5xx, transport */
   uint64_t writes_invalid;  /* other 4xx */
   uint64_t watch_events;
+  uint64_t slices_compared; /* planned slices rendered to compare with their published one */
+  uint64_t fingerprints_from_writes; /* written slices known unchanged from their write */
 } nd_reconciler_stats;
 
 nd_reconciler *nd_reconciler_new(nd_loop *loop, nd_k8s_client *k8s,

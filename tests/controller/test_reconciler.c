@@ -382,6 +382,47 @@ static bool wrote(void *p) {
  * when it meets another write, a stream of changes that arrives while writes are in flight is
  * written once it settles, and
  * a change of one pool plans only that pool. */
+/* A slice we wrote is known unchanged from the write itself: after one device changes, the
+ * next round renders only the slice that holds it, not the slices written the round before
+ * (without the fingerprint from the write, each of them was rendered once more to learn it
+ * was unchanged). */
+static void test_written_slices_not_rendered_again(void **state) {
+  fixture *f = *state;
+  fake_store *store = f->store;
+  nd_loop *loop = f->loop;
+  world *w = f->w;
+  world_fill(w, 300);
+  for (size_t i = 0; i < w->n; i++)
+    w->devs[i].revision = i + 1; /* registry revisions: the plan has fingerprints */
+  nd_reconciler *rc = f->rc = start_reconciler(f, f->k8s, &ropts);
+  nd_reconciler_set_active(rc, true);
+  settle_arg a = {rc, store, 3};
+  assert_true(run_until(loop, settled, &a, 3000));
+  const nd_reconciler_stats *st = nd_reconciler_get_stats(rc);
+  assert_int_equal(st->fingerprints_from_writes, 3);
+  uint64_t compared = st->slices_compared;
+
+  fake_store_clear_log(store);
+  w->devs[200].model = "changed"; /* in slice 1 */
+  w->devs[200].revision = 1000;
+  nd_reconciler_trigger_pool(rc, "lab");
+  writes_arg wa = {store, 1};
+  assert_true(run_until(loop, wrote, &wa, 3000));
+  assert_true(run_until(loop, settled, &a, 3000));
+  assert_int_equal(fake_store_writes(store, "/resourceslices"), 1);
+  assert_string_equal(model_of(store, 1, 200 - 128), "changed");
+  assert_int_equal(st->slices_compared - compared, 1);
+  assert_int_equal(st->fingerprints_from_writes, 4);
+
+  /* a later round with no change renders nothing */
+  compared = st->slices_compared;
+  nd_reconciler_trigger_pool(rc, "lab");
+  run_until(loop, NULL, NULL, 100);
+  assert_true(run_until(loop, settled, &a, 3000));
+  assert_int_equal(st->slices_compared, compared);
+  assert_int_equal(fake_store_writes(store, "/resourceslices"), 1);
+}
+
 static void test_adaptive_debounce(void **state) {
   fixture *f = *state;
   fake_store *store = f->store;
@@ -458,6 +499,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_reconcile_lifecycle, setup_world, teardown_world),
       cmocka_unit_test_setup_teardown(test_follower_takeover_no_writes, setup_world,
                                       teardown_world),
+      cmocka_unit_test_setup_teardown(test_written_slices_not_rendered_again, setup_world, teardown_world),
       cmocka_unit_test_setup_teardown(test_adaptive_debounce, setup_world, teardown_world),
       cmocka_unit_test_setup_teardown(test_leader_election, setup_world, teardown_world),
   };
