@@ -2,7 +2,6 @@
 #include "slice_planner.h"
 
 #include <errno.h>
-#include <openssl/evp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -441,15 +440,10 @@ json_t *nd_planned_slice_spec(const nd_planned_pool *p, size_t s) {
   return spec;
 }
 
-static void feed(EVP_MD_CTX *ctx, const void *data, size_t len) {
-  if (EVP_DigestUpdate(ctx, data, len) != 1)
-    abort();
-}
+static void feed_u64(nd_digest_builder *b, uint64_t v) { nd_digest_feed(b, &v, sizeof(v)); }
 
-static void feed_u64(EVP_MD_CTX *ctx, uint64_t v) { feed(ctx, &v, sizeof(v)); }
-
-static void feed_str(EVP_MD_CTX *ctx, const char *s) { /* with its NUL: no two joined alike */
-  feed(ctx, s ? s : "", s ? strlen(s) + 1 : 1);
+static void feed_str(nd_digest_builder *b, const char *s) { /* with its NUL: no two joined alike */
+  nd_digest_feed(b, s ? s : "", s ? strlen(s) + 1 : 1);
 }
 
 bool nd_planned_slice_fingerprint(const nd_planned_pool *p, size_t s, int64_t generation,
@@ -460,27 +454,22 @@ bool nd_planned_slice_fingerprint(const nd_planned_pool *p, size_t s, int64_t ge
       return false;
   if (p->nodes == ND_NODES_SELECTOR && p->selector->revision == 0)
     return false;
-  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
-  if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1)
-    abort();
-  feed_str(ctx, p->opts.driver);
-  feed_u64(ctx, p->opts.binding_conditions);
-  feed_str(ctx, p->pool);
-  feed_u64(ctx, (uint64_t)generation);
-  feed_u64(ctx, p->n_slices);
-  feed_u64(ctx, p->nodes);
-  feed_u64(ctx, p->nodes == ND_NODES_SELECTOR ? p->selector->revision : 0);
-  feed_u64(ctx, sl->n_devices);
+  nd_digest_builder *b = nd_digest_begin();
+  feed_str(b, p->opts.driver);
+  feed_u64(b, p->opts.binding_conditions);
+  feed_str(b, p->pool);
+  feed_u64(b, (uint64_t)generation);
+  feed_u64(b, p->n_slices);
+  feed_u64(b, p->nodes);
+  feed_u64(b, p->nodes == ND_NODES_SELECTOR ? p->selector->revision : 0);
+  feed_u64(b, sl->n_devices);
   for (size_t i = sl->first; i < sl->first + sl->n_devices; i++) {
     const nd_device_taint *t = p->taints ? &p->taints[i] : NULL;
     uint64_t dev[3] = {p->devices[i]->revision, t != NULL && t->tainted,
                        t != NULL && t->tainted ? t->since_wall_ms : 0};
-    feed(ctx, dev, sizeof(dev));
+    nd_digest_feed(b, dev, sizeof(dev));
   }
-  unsigned int len = 0;
-  if (EVP_DigestFinal_ex(ctx, out->bytes, &len) != 1 || len != ND_SPEC_DIGEST_LEN)
-    abort();
-  EVP_MD_CTX_free(ctx);
+  *out = nd_digest_end(b);
   return true;
 }
 

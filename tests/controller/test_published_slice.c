@@ -61,6 +61,11 @@ static void test_digest_strictness(void **state) {
                                       "{\"bindsToNode\":false,\"taints\":[],\"attributes\":{},"
                                       "\"name\":\"cam-1\",\"nodeSelector\":null}");
   assert_true(same(BASE, empties));
+  /* an object member whose members are all empty is empty too */
+  cleanup_free char *nested = edited("{\"name\":\"cam-1\"}",
+                                     "{\"name\":\"cam-1\",\"nodeSelector\":{\"nodeSelectorTerms\":[],"
+                                     "\"x\":{\"y\":null,\"z\":\"\"}}}");
+  assert_true(same(BASE, nested));
   /* every real difference counts */
   const char *changes[][2] = {
       {"\"camera\"", "\"cameras\""},                   /* attribute value */
@@ -75,6 +80,10 @@ static void test_digest_strictness(void **state) {
       {"\"allNodes\":true", "\"perDeviceNodeSelection\":true"},
       {"{\"name\":\"cam-1\"}", "{\"name\":\"cam-2\"}"}, /* device name */
       {"{\"name\":\"cam-1\"}", "{\"name\":\"cam-1\",\"allNodes\":true}"},
+      {"{\"name\":\"cam-1\"}", "{\"name\":\"cam-1\",\"taints\":[{}]}"}, /* list elements count */
+      {"{\"name\":\"cam-1\"}", "{\"name\":\"cam-1\",\"x\":[null]}"},
+      {"{\"name\":\"cam-1\"}", "{\"name\":\"cam-1a\"}"},                /* string length */
+      {"\"n\":{\"int\":1}", "\"nx\":{\"int\":1}"},                      /* key */
   };
   for (size_t i = 0; i < ND_ARRAY_LEN(changes); i++) {
     cleanup_free char *changed = edited(changes[i][0], changes[i][1]);
