@@ -18,15 +18,13 @@ struct nd_digest_builder {
   size_t n;
   unsigned char buf[4096];
 };
-typedef nd_digest_builder sink;
-
-static void flush(sink *s) {
+static void flush(nd_digest_builder *s) {
   if (s->n > 0 && EVP_DigestUpdate(s->ctx, s->buf, s->n) != 1)
     abort();
   s->n = 0;
 }
 
-static void put(sink *s, const void *data, size_t len) {
+void nd_digest_feed(nd_digest_builder *s, const void *data, size_t len) {
   if (s->n + len > sizeof(s->buf)) {
     flush(s);
     if (len > sizeof(s->buf)) {
@@ -55,8 +53,6 @@ nd_digest_builder *nd_digest_begin(void) {
   return b;
 }
 
-void nd_digest_feed(nd_digest_builder *b, const void *data, size_t len) { put(b, data, len); }
-
 nd_spec_digest nd_digest_end(nd_digest_builder *b) {
   nd_spec_digest d;
   flush(b);
@@ -68,13 +64,13 @@ nd_spec_digest nd_digest_end(nd_digest_builder *b) {
   return d;
 }
 
-static void put_tag(sink *s, char tag) { put(s, &tag, 1); }
+static void put_tag(nd_digest_builder *s, char tag) { nd_digest_feed(s, &tag, 1); }
 
-static void put_bytes(sink *s, char tag, const char *data, size_t len) {
+static void put_bytes(nd_digest_builder *s, char tag, const char *data, size_t len) {
   uint64_t n = len;
   put_tag(s, tag);
-  put(s, &n, sizeof(n));
-  put(s, data, len);
+  nd_digest_feed(s, &n, sizeof(n));
+  nd_digest_feed(s, data, len);
 }
 
 /* Does v count as absent where it is an object member (the API server's omitempty): null,
@@ -111,9 +107,9 @@ static int cmp_member(const void *a, const void *b) {
   return c != 0 ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-static void put_value(sink *s, const json_t *v);
+static void put_value(nd_digest_builder *s, const json_t *v);
 
-static void put_object(sink *s, const json_t *v) {
+static void put_object(nd_digest_builder *s, const json_t *v) {
   size_t n = json_object_size(v), k = 0;
   member local[32];
   cleanup_free member *heap = n > ND_ARRAY_LEN(local) ? malloc(n * sizeof(member)) : NULL;
@@ -136,7 +132,7 @@ static void put_object(sink *s, const json_t *v) {
   put_tag(s, 'e');
 }
 
-static void put_value(sink *s, const json_t *v) {
+static void put_value(nd_digest_builder *s, const json_t *v) {
   switch (json_typeof(v)) {
   case JSON_OBJECT:
     put_object(s, v);
@@ -155,13 +151,13 @@ static void put_value(sink *s, const json_t *v) {
   case JSON_INTEGER: {
     json_int_t i = json_integer_value(v);
     put_tag(s, 'i');
-    put(s, &i, sizeof(i));
+    nd_digest_feed(s, &i, sizeof(i));
     return;
   }
   case JSON_REAL: {
     double d = json_real_value(v);
     put_tag(s, 'r');
-    put(s, &d, sizeof(d));
+    nd_digest_feed(s, &d, sizeof(d));
     return;
   }
   case JSON_TRUE:
