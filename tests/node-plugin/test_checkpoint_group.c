@@ -88,8 +88,6 @@ static void release_write(fixture *fx, size_t call) {
   pthread_mutex_unlock(&fx->mu);
 }
 
-static void wait_first_blocked(fixture *fx) { wait_blocked(fx, 0); }
-static void release_first(fixture *fx) { release_write(fx, 0); }
 
 /* wait (no time limit of our own: ctest's timeout bounds it) until n changes are queued */
 static void wait_queued(nd_checkpoint *cp, size_t n) {
@@ -139,28 +137,46 @@ static void *do_change(void *arg) {
   return NULL;
 }
 
-static void test_concurrent_changes_share_one_write(void **state) {
-  fixture *fx = *state;
+/* A checkpoint of the fixture with its write hook, and n puts of u0..u(n-1) ready to run. */
+static nd_checkpoint *open_hooked(fixture *fx, change *c, int n) {
   cleanup_error nd_error_t err = NULL;
   nd_checkpoint *cp = nd_checkpoint_open(fx->state, fx->boot, &err);
   assert_non_null(cp);
   nd_checkpoint_set_write_hook(cp, hook, fx);
-  enum { N = 7 };
-  change c[N];
-  pthread_t th[N];
-  for (int i = 0; i < N; i++) {
+  for (int i = 0; i < n; i++) {
     c[i] = (change){.cp = cp};
     snprintf(c[i].uid, sizeof(c[i].uid), "u%d", i);
   }
+  return cp;
+}
+
+/* Close cp, open the file again: every claim in it, n of them. */
+static json_t *reopened(fixture *fx, nd_checkpoint *cp, size_t n) {
+  cleanup_error nd_error_t err = NULL;
+  nd_checkpoint_free(cp);
+  cp = nd_checkpoint_open(fx->state, fx->boot, &err);
+  assert_non_null(cp);
+  json_t *all = nd_checkpoint_all(cp);
+  assert_int_equal(json_object_size(all), n);
+  nd_checkpoint_free(cp);
+  return all;
+}
+
+static void test_concurrent_changes_share_one_write(void **state) {
+  fixture *fx = *state;
+  enum { N = 7 };
+  change c[N];
+  pthread_t th[N];
+  nd_checkpoint *cp = open_hooked(fx, c, N);
   assert_int_equal(pthread_create(&th[0], NULL, do_change, &c[0]), 0);
-  wait_first_blocked(fx); /* u0's write is in progress, the lock is free */
+  wait_blocked(fx, 0); /* u0's write is in progress, the lock is free */
   for (int i = 1; i < N; i++)
     assert_int_equal(pthread_create(&th[i], NULL, do_change, &c[i]), 0);
   wait_queued(cp, N - 1);
   /* readers see queued changes at once, before they are on disk */
   cleanup_json json_t *seen = nd_checkpoint_get(cp, "u6");
   assert_non_null(seen);
-  release_first(fx);
+  release_write(fx, 0);
   for (int i = 0; i < N; i++) {
     pthread_join(th[i], NULL);
     assert_int_equal(c[i].rc, 0);
@@ -171,13 +187,7 @@ static void test_concurrent_changes_share_one_write(void **state) {
   assert_int_equal(fx->calls, 2);
   assert_int_equal(fx->sizes[0], 1);
   assert_int_equal(fx->sizes[1], N - 1);
-  nd_checkpoint_free(cp);
-  /* everything is on disk */
-  cp = nd_checkpoint_open(fx->state, fx->boot, &err);
-  assert_non_null(cp);
-  cleanup_json json_t *all = nd_checkpoint_all(cp);
-  assert_int_equal(json_object_size(all), N);
-  nd_checkpoint_free(cp);
+  json_decref(reopened(fx, cp, N)); /* everything is on disk */
 }
 
 static void test_failed_write_restores_its_group(void **state) {
@@ -196,7 +206,7 @@ static void test_failed_write_restores_its_group(void **state) {
   change r = {.cp = cp, .uid = "gone", .remove = true};
   pthread_t ta, tb, tr;
   assert_int_equal(pthread_create(&ta, NULL, do_change, &a), 0);
-  wait_first_blocked(fx);
+  wait_blocked(fx, 0);
   assert_int_equal(pthread_create(&tb, NULL, do_change, &b), 0);
   assert_int_equal(pthread_create(&tr, NULL, do_change, &r), 0);
   wait_queued(cp, 2);
@@ -206,7 +216,7 @@ static void test_failed_write_restores_its_group(void **state) {
   cleanup_free char *away = NULL;
   assert_true(asprintf(&away, "%s.away", fx->state) > 0);
   assert_int_equal(rename(fx->state, away), 0);
-  release_first(fx);
+  release_write(fx, 0);
   pthread_join(ta, NULL);
   pthread_join(tb, NULL);
   pthread_join(tr, NULL);
@@ -228,15 +238,10 @@ static void test_failed_write_restores_its_group(void **state) {
   assert_int_equal(rename(away, fx->state), 0);
   cleanup_json json_t *u3 = entry("u3");
   assert_int_equal(nd_checkpoint_put(cp, "u3", u3, &err), 0);
-  nd_checkpoint_free(cp);
-  cp = nd_checkpoint_open(fx->state, fx->boot, &err);
-  assert_non_null(cp);
-  cleanup_json json_t *disk = nd_checkpoint_all(cp);
-  assert_int_equal(json_object_size(disk), 3);
+  cleanup_json json_t *disk = reopened(fx, cp, 3);
   assert_non_null(json_object_get(disk, "keep"));
   assert_non_null(json_object_get(disk, "gone"));
   assert_non_null(json_object_get(disk, "u3"));
-  nd_checkpoint_free(cp);
 }
 
 /* The writer's role passes on: changes queued during the second write are written by a third,
@@ -244,17 +249,10 @@ static void test_failed_write_restores_its_group(void **state) {
 static void test_writer_role_passes_in_arrival_order(void **state) {
   fixture *fx = *state;
   fx->blocking = 2;
-  cleanup_error nd_error_t err = NULL;
-  nd_checkpoint *cp = nd_checkpoint_open(fx->state, fx->boot, &err);
-  assert_non_null(cp);
-  nd_checkpoint_set_write_hook(cp, hook, fx);
   enum { N = 6 };
   change c[N];
   pthread_t th[N];
-  for (int i = 0; i < N; i++) {
-    c[i] = (change){.cp = cp};
-    snprintf(c[i].uid, sizeof(c[i].uid), "u%d", i);
-  }
+  nd_checkpoint *cp = open_hooked(fx, c, N);
   assert_int_equal(pthread_create(&th[0], NULL, do_change, &c[0]), 0);
   wait_blocked(fx, 0);
   for (int i = 1; i <= 3; i++) { /* u1..u3, queued in this order: the second write */
@@ -283,12 +281,7 @@ static void test_writer_role_passes_in_arrival_order(void **state) {
   assert_true(pthread_equal(fx->writers[1], th[1]));
   assert_true(pthread_equal(fx->writers[2], th[4]));
   assert_int_equal(nd_checkpoint_waiting(cp), 0);
-  nd_checkpoint_free(cp);
-  cp = nd_checkpoint_open(fx->state, fx->boot, &err);
-  assert_non_null(cp);
-  cleanup_json json_t *all = nd_checkpoint_all(cp);
-  assert_int_equal(json_object_size(all), N);
-  nd_checkpoint_free(cp);
+  json_decref(reopened(fx, cp, N));
 }
 
 /* Many callers, no hook: every change is answered (none left asleep), none is lost, and the
@@ -341,18 +334,13 @@ static void test_many_callers_all_answered(void **state) {
   }
   assert_true(nd_checkpoint_writes(cp) <= T * 201);
   assert_int_equal(nd_checkpoint_waiting(cp), 0);
-  nd_checkpoint_free(cp);
-  cp = nd_checkpoint_open(fx->state, fx->boot, &err);
-  assert_non_null(cp);
-  cleanup_json json_t *all = nd_checkpoint_all(cp);
-  assert_int_equal(json_object_size(all), T);
+  cleanup_json json_t *all = reopened(fx, cp, T);
   for (int i = 0; i < T; i++) {
     char uid[16], name[32];
     snprintf(uid, sizeof(uid), "c%d", i);
     snprintf(name, sizeof(name), "c%d-last", i);
     assert_string_equal(json_string_value(json_object_get(json_object_get(all, uid), "name")), name);
   }
-  nd_checkpoint_free(cp);
 }
 
 int main(void) {
